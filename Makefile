@@ -1,0 +1,24 @@
+# The commands of README.md. Each one is idempotent.
+SHELL := /bin/bash
+ENV := source .local/env.sh
+
+.PHONY: setup test demo airflow down lock bench
+
+setup:
+	@scripts/setup.sh
+
+test: setup
+	@$(ENV) && pytest $(PYTEST_ARGS)
+
+demo: setup
+	@$(ENV) && scripts/demo.sh
+
+airflow: setup
+	@$(ENV) && scripts/airflow.sh start
+
+down:
+	@scripts/down.sh
+
+# Re-resolve requirements.in into the pinned requirements.txt (needs .local/uv from make setup).
+lock:
+	@.local/uv/bin/uv pip compile -q --python-version 3.11 requirements.in -o requirements.txt

@@ -1,0 +1,9 @@
+"""Sub-commands: fake (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    pass

@@ -1,0 +1,127 @@
+"""Shared fixtures: a real PostgreSQL database per test session and the fake APIs as real processes.
+
+`make test` has started the project-local server and written .local/env.sh;
+the tests use their own database on it (`cometly_test`), never the warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_SCENARIO = ROOT.parent / "shared" / "scenarios" / "example.json"
+TEST_DATABASE = "cometly_test"
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
+
+
+@pytest.fixture(scope="session")
+def warehouse_url() -> str:
+    """A fresh, migrated test database; WAREHOUSE_URL points at it for the whole session."""
+    base = os.environ.get("WAREHOUSE_URL")
+    if not base:
+        pytest.exit("WAREHOUSE_URL is not set: run the tests through 'make test'", returncode=2)
+    with psycopg.connect(_with_database(base, "postgres"), autocommit=True) as conn:
+        conn.execute(f"drop database if exists {TEST_DATABASE} with (force)")
+        conn.execute(f"create database {TEST_DATABASE}")
+    url = _with_database(base, TEST_DATABASE)
+    os.environ["WAREHOUSE_URL"] = url
+    from cometly_elt import warehouse
+
+    warehouse.migrate(url)
+    return url
+
+
+@pytest.fixture
+def wh(warehouse_url):
+    """An autocommit connection to an emptied test warehouse."""
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        tables = conn.execute(
+            "select format('%I.%I', schemaname, tablename) from pg_tables"
+            " where schemaname in ('control', 'raw_cometly', 'raw_meta') and tablename <> 'schema_migrations'"
+        ).fetchall()
+        conn.execute("truncate " + ", ".join(t for (t,) in tables) + " cascade")
+        for schema in ("staging", "intermediate", "marts"):
+            conn.execute(f"drop schema if exists {schema} cascade")
+        yield conn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FakeApi:
+    """`cometly-elt fake serve` running as a real process on a free port."""
+
+    def __init__(self, scenario: Path, extra_args: list[str], log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cometly_url = f"{self.url}/public-api/v1"
+        self.meta_url = self.url
+        self._log = open(log_path, "wb")
+        cli = shutil.which("cometly-elt") or sys.executable
+        cmd = [cli] if cli != sys.executable else [sys.executable, "-m", "cometly_elt.cli"]
+        self.proc = subprocess.Popen(
+            cmd + ["fake", "serve", "--scenario", str(scenario), "--port", str(self.port), *extra_args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"fake server exited with {self.proc.returncode}: {log_path.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"fake server did not listen within 30 s: {log_path.read_text()}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def fake_api(tmp_path):
+    """Factory: fake_api(scenario_dict_or_path, *extra_args) -> FakeApi (stopped after the test)."""
+    started: list[FakeApi] = []
+
+    def start(scenario=EXAMPLE_SCENARIO, *extra_args: str) -> FakeApi:
+        if isinstance(scenario, dict):
+            path = tmp_path / f"scenario{len(started)}.json"
+            path.write_text(json.dumps(scenario))
+        else:
+            path = Path(scenario)
+        api = FakeApi(path, list(extra_args), tmp_path / f"fake{len(started)}.log")
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        api.stop()
+
+
+@pytest.fixture
+def example_scenario() -> dict:
+    return json.loads(EXAMPLE_SCENARIO.read_text())
