@@ -8,6 +8,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# The server user may not be able to enter the caller's directory.
+cd /
 LOCAL="$ROOT/.local"
 SUPERUSER=cometly
 mkdir -p "$LOCAL"

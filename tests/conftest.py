@@ -21,7 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SCENARIO = ROOT.parent / "shared" / "scenarios" / "example.json"
-TEST_DATABASE = "cometly_test"
+# Parallel sessions (or developers) pick their own with COMETLY_TEST_DATABASE.
+TEST_DATABASE = os.environ.get("COMETLY_TEST_DATABASE", "cometly_test")
 
 
 def _with_database(url: str, database: str) -> str:

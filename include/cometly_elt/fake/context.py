@@ -1,0 +1,45 @@
+"""What every part of the fake server shares: its clock, its fault schedule, its switches."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+
+class Clock:
+    """The fake's notion of now, which tests can speed up or move.
+
+    `speed` fake seconds pass per real second; rate-limit windows and export
+    job progress run on this clock, so a test at speed 60 sees a minute pass
+    every real second.
+    """
+
+    def __init__(self, start: datetime | None = None, speed: float = 1.0):
+        self._origin_real = time.monotonic()
+        self._origin_fake = start or datetime.now(timezone.utc)
+        self.speed = speed
+
+    def now(self) -> datetime:
+        elapsed = time.monotonic() - self._origin_real
+        return self._origin_fake + timedelta(seconds=elapsed * self.speed)
+
+    def set_speed(self, speed: float) -> None:
+        self._origin_fake, self._origin_real = self.now(), time.monotonic()
+        self.speed = speed
+
+    def advance(self, seconds: float) -> None:
+        self._origin_fake += timedelta(seconds=seconds)
+
+    def real_seconds(self, fake_seconds: float) -> float:
+        """How long a client really waits for `fake_seconds` of fake time to pass."""
+        return fake_seconds / self.speed
+
+
+@dataclass
+class FakeContext:
+    clock: Clock = field(default_factory=Clock)
+    rate_limits: bool = True
+    # Filled in by the server once it knows its own address, for absolute URLs
+    # (Meta's paging.next, Cometly's next_page_url and export download_url).
+    base_url: str = "http://127.0.0.1"
