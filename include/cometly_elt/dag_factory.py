@@ -1,0 +1,178 @@
+"""The sync DAGs: one factory for the per-plan DAGs and Sync Now, so both run the same steps.
+
+Nothing here touches the database or imports heavy libraries at parse time;
+tasks import what they need when they run.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+
+from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
+from airflow.sdk import CronDataIntervalTimetable
+
+from cometly_elt.sync import PLAN_FREQUENCY, PLAN_SCHEDULES
+
+MART_ASSETS = [
+    Asset(name=f"marts.{table}", uri=f"postgres://warehouse:5432/warehouse/marts/{table}")
+    for table in ("fct_ad_results_daily", "fct_campaign_results_daily", "dim_campaigns")
+]
+
+DEFAULT_ARGS = {
+    "owner": "cometly-elt",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+}
+
+# dbt rebuilds views shared by all workspaces: one dbt build at a time.
+DBT_POOL = "cometly_dbt"
+
+
+@contextmanager
+def _user_errors_fail_fast() -> Iterator[None]:
+    """A problem the user must fix (bad key, unknown id) fails the task at once: retrying cannot help."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from cometly_elt.errors import UserError
+
+    try:
+        yield
+    except UserError as err:
+        raise AirflowFailException(str(err)) from None
+
+
+def _label(workspace: dict) -> None:
+    """Show the workspace's name as the mapped task's label in the UI."""
+    get_current_context()["workspace_label"] = f"{workspace['name']} ({workspace['workspace_id']})"
+
+
+@task_group(group_id="sync_workspace")
+def sync_workspace(workspace: dict):
+    """Cometly extract+load, Meta extract+load, dbt build of the dates touched, then Last Synced."""
+
+    @task(map_index_template="{{ workspace_label }}")
+    def plan(workspace: dict) -> dict:
+        from cometly_elt import sync, warehouse
+
+        _label(workspace)
+        ctx = get_current_context()
+        # Manual runs (Sync Now) have no data interval: they sync up to now.
+        end = ctx.get("data_interval_end") or datetime.now(timezone.utc)
+        start = ctx.get("data_interval_start") or end
+        full_refresh = bool(ctx["params"].get("full_refresh", False))
+        with _user_errors_fail_fast(), sync.recording_errors(workspace["workspace_id"]), warehouse.connect() as conn:
+            return asdict(sync.plan_sync(conn, workspace["workspace_id"], start, end, full_refresh))
+
+    def step(fn_name: str, **task_kwargs):
+        @task(task_id=fn_name, map_index_template="{{ workspace_label }}", **task_kwargs)
+        def run_step(plan: dict):
+            from cometly_elt import sync
+
+            plan_obj = sync.SyncPlan(**plan)
+            _label({"workspace_id": plan_obj.workspace_id, "name": plan_obj.name})
+            with _user_errors_fail_fast(), sync.recording_errors(plan_obj.workspace_id):
+                result = getattr(sync, fn_name)(plan_obj)
+            return plan if result is None else {**plan, fn_name: result}
+
+        return run_step
+
+    planned = plan(workspace)
+    cometly = step("extract_cometly")(planned)
+    meta = step("extract_meta")(cometly)
+    built = step("build_marts", pool=DBT_POOL, outlets=MART_ASSETS)(meta)
+    return step("mark_synced")(built)
+
+
+@task(trigger_rule="all_done")
+def report(workspaces: list[dict] | None) -> None:
+    """End the run failed, naming the workspaces whose sync failed; the others are synced."""
+    from cometly_elt import sync, warehouse
+
+    if workspaces is None:
+        # Finding them failed; the run's state follows this last task, so it must fail too.
+        raise RuntimeError("the workspaces to sync could not be found: see the first task's log")
+    ids = [w["workspace_id"] for w in workspaces]
+    with warehouse.connect() as conn:
+        failed = sync.failed_since(conn, ids, get_current_context()["dag_run"].start_date)
+    if failed:
+        names = "; ".join(f"{ws}: {error}" for ws, error in failed)
+        raise RuntimeError(f"{len(failed)} of {len(ids)} workspaces failed to sync: {names}")
+    print(f"{len(ids)} workspaces synced")
+
+
+def plan_dag(plan_name: str) -> DAG:
+    with DAG(
+        dag_id=f"cometly_sync_{plan_name}",
+        schedule=CronDataIntervalTimetable(PLAN_SCHEDULES[plan_name], timezone="UTC"),
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["cometly", "sync", plan_name],
+        doc_md=f"""
+### Sync {plan_name.title()} workspaces ({PLAN_FREQUENCY[plan_name]})
+
+Each run syncs every **active** {plan_name.title()} workspace for the run's data interval
+(UTC) plus a re-pull lookback (Cometly 3 days, Meta 28 days); a workspace's first sync
+covers its whole history. Per workspace: Cometly extract+load → Meta extract+load →
+dbt build of the local dates touched → Last Synced. Paused workspaces are skipped.
+One workspace failing does not stop the others; the run then ends failed and names them
+(`cometly-elt status ID` shows the error).
+
+Reproduce past runs with `airflow backfill create --dag-id cometly_sync_{plan_name}
+--from-date D1 --to-date D2` (Airflow 3's successor of `airflow dags backfill`).
+""",
+    ) as dag:
+
+        @task
+        def find_workspaces() -> list[dict]:
+            from cometly_elt import sync, warehouse
+
+            with warehouse.connect() as conn:
+                return sync.active_workspaces(conn, plan=plan_name)
+
+        workspaces = find_workspaces()
+        synced = sync_workspace.expand(workspace=workspaces)
+        synced >> report(workspaces)
+    return dag
+
+
+def sync_now_dag() -> DAG:
+    with DAG(
+        dag_id="cometly_sync_now",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        default_args=DEFAULT_ARGS,
+        tags=["cometly", "sync"],
+        params={
+            "workspace_id": Param("", type="string", minLength=1, title="Workspace id",
+                                  description="The workspace to sync now (see `cometly-elt workspace list`)."),
+            "full_refresh": Param(False, type="boolean", title="Full refresh",
+                                  description="Re-extract the whole history since the workspace's history start."),
+        },
+        doc_md="""
+### Sync Now
+
+Syncs one workspace now: the same steps as the per-plan DAGs, from the workspace's last
+synced point (minus the re-pull lookback) up to now, or its whole history with
+`full_refresh`. Paused workspaces are refused. Also started by `cometly-elt sync ID`.
+""",
+    ) as dag:
+
+        @task
+        def find_workspace() -> list[dict]:
+            from cometly_elt import sync, warehouse
+
+            workspace_id = get_current_context()["params"]["workspace_id"]
+            with _user_errors_fail_fast(), warehouse.connect() as conn:
+                return [sync.sync_now_workspace(conn, workspace_id)]
+
+        workspaces = find_workspace()
+        synced = sync_workspace.expand(workspace=workspaces)
+        synced >> report(workspaces)
+    return dag
