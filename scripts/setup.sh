@@ -83,5 +83,7 @@ umask "$umask_old"
 # shellcheck source=/dev/null
 . "$LOCAL/env.sh"
 airflow db migrate >"$LOCAL/airflow-db-migrate.log" 2>&1 || die "airflow db migrate failed: see .local/airflow-db-migrate.log"
+# dbt builds rebuild views every workspace shares: one at a time.
+airflow pools set cometly_dbt 1 "dbt builds: one at a time" >/dev/null 2>&1 || die "could not create the Airflow pool cometly_dbt"
 cometly-elt warehouse migrate
 echo "setup: done. Run 'source .local/env.sh' to use airflow, dbt and cometly-elt by hand."

@@ -14,12 +14,14 @@ from typing import Iterator
 from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 from airflow.sdk import CronDataIntervalTimetable
 
-from cometly_elt.sync import PLAN_FREQUENCY, PLAN_SCHEDULES
+from cometly_elt.control import PLAN_SYNC_HOURS
 
 MART_ASSETS = [
     Asset(name=f"marts.{table}", uri=f"postgres://warehouse:5432/warehouse/marts/{table}")
     for table in ("fct_ad_results_daily", "fct_campaign_results_daily", "dim_campaigns")
 ]
+
+PLAN_SCHEDULES = {plan: f"0 */{hours} * * *" if hours > 1 else "0 * * * *" for plan, hours in PLAN_SYNC_HOURS.items()}
 
 DEFAULT_ARGS = {
     "owner": "cometly-elt",
@@ -52,7 +54,7 @@ def _label(workspace: dict) -> None:
 
 @task_group(group_id="sync_workspace")
 def sync_workspace(workspace: dict):
-    """Cometly extract+load, Meta extract+load, dbt build of the dates touched, then Last Synced."""
+    """Cometly extract+load, Meta extract+load, a pending reprocess, dbt build of the dates touched, then Last Synced."""
 
     @task(map_index_template="{{ workspace_label }}")
     def plan(workspace: dict) -> dict:
@@ -72,7 +74,7 @@ def sync_workspace(workspace: dict):
         def run_step(plan: dict):
             from cometly_elt import sync
 
-            plan_obj = sync.SyncPlan(**plan)
+            plan_obj = sync.SyncPlan.from_xcom(plan)
             _label({"workspace_id": plan_obj.workspace_id, "name": plan_obj.name})
             with _user_errors_fail_fast(), sync.recording_errors(plan_obj.workspace_id):
                 result = getattr(sync, fn_name)(plan_obj)
@@ -83,7 +85,8 @@ def sync_workspace(workspace: dict):
     planned = plan(workspace)
     cometly = step("extract_cometly")(planned)
     meta = step("extract_meta")(cometly)
-    built = step("build_marts", pool=DBT_POOL, outlets=MART_ASSETS)(meta)
+    reprocessed = step("reprocess")(meta)
+    built = step("build_marts", pool=DBT_POOL, outlets=MART_ASSETS)(reprocessed)
     return step("mark_synced")(built)
 
 
@@ -114,7 +117,7 @@ def plan_dag(plan_name: str) -> DAG:
         default_args=DEFAULT_ARGS,
         tags=["cometly", "sync", plan_name],
         doc_md=f"""
-### Sync {plan_name.title()} workspaces ({PLAN_FREQUENCY[plan_name]})
+### Sync {plan_name.title()} workspaces (every {PLAN_SYNC_HOURS[plan_name]} h)
 
 Each run syncs every **active** {plan_name.title()} workspace for the run's data interval
 (UTC) plus a re-pull lookback (Cometly 3 days, Meta 28 days); a workspace's first sync
@@ -175,4 +178,57 @@ synced point (minus the re-pull lookback) up to now, or its whole history with
         workspaces = find_workspace()
         synced = sync_workspace.expand(workspace=workspaces)
         synced >> report(workspaces)
+    return dag
+
+
+def result_backfill_dag() -> DAG:
+    with DAG(
+        dag_id="cometly_result_backfill",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        default_args=DEFAULT_ARGS,
+        tags=["cometly", "backfill"],
+        params={
+            "workspace_id": Param("", type="string", minLength=1, title="Workspace id"),
+            "campaign_id": Param("", type="string", minLength=1, title="Meta campaign id",
+                                 description="The campaign whose result metric was just set."),
+        },
+        doc_md="""
+### Backfill a campaign's result metric
+
+After `cometly-elt results set ID --campaign C --event E`: extracts the event's whole
+history one month per mapped task (the grid shows progress), then rebuilds the
+workspace's marts. `cometly-elt status ID` shows "backfilling result metric: N of M months".
+""",
+    ) as dag:
+
+        @task
+        def plan_chunks() -> dict:
+            from cometly_elt import result_backfill
+
+            params = get_current_context()["params"]
+            with _user_errors_fail_fast():
+                return result_backfill.plan_chunks(params["workspace_id"], params["campaign_id"])
+
+        @task
+        def chunks_of(plan: dict) -> list[dict]:
+            return [{"workspace_id": plan["workspace_id"], "event": plan["event"], "chunk": c} for c in plan["chunks"]]
+
+        @task(map_index_template="{{ chunk.label }}", max_active_tis_per_dagrun=4)
+        def extract_chunk(workspace_id: str, event: str, chunk: dict) -> None:
+            from cometly_elt import result_backfill
+
+            with _user_errors_fail_fast():
+                result_backfill.extract_chunk(workspace_id, event, chunk)
+
+        @task(pool=DBT_POOL, outlets=MART_ASSETS)
+        def rebuild(plan: dict) -> None:
+            from cometly_elt import result_backfill
+
+            result_backfill.rebuild(plan["workspace_id"], plan["history_start"])
+
+        planned = plan_chunks()
+        extracted = extract_chunk.expand_kwargs(chunks_of(planned))
+        extracted >> rebuild(planned)
     return dag

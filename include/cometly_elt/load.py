@@ -87,7 +87,7 @@ def load_batch(
         ).fetchone()[0]
 
         conn.execute(
-            sql.SQL("create temporary table {} (like {} including defaults) on commit drop").format(staged, target)
+            sql.SQL("create temporary table {} (like {} including defaults)").format(staged, target)
         )
         seen: set[tuple] = set()
         with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(staged, column_list)) as copy:
@@ -122,6 +122,9 @@ def load_batch(
             ) as copy:
                 for r in rejected:
                     copy.write_row((batch_id, batch["workspace_id"], r.reason, payload_text(r.payload)))
+
+        # Dropped here, not on commit: an extraction may load many batches in one transaction.
+        conn.execute(sql.SQL("drop table {}").format(staged))
 
         record = {"duration_ms": int((time.monotonic() - started) * 1000), **batch}
         record.update(batch_id=batch_id, received=received, loaded=loaded, rejected=len(rejected))

@@ -11,24 +11,24 @@ only after the marts were built.
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from cometly_elt import warehouse
+from cometly_elt import control, warehouse
 from cometly_elt.errors import UserError
+from cometly_elt.meta.extract import INSIGHTS_LOOKBACK_DAYS
 
 log = logging.getLogger(__name__)
 
 # Cometly can re-attribute recent conversions: every incremental sync re-pulls these days.
 COMETLY_LOOKBACK = timedelta(days=3)
-# Meta restates delivery for 28 days ("freezes insight data 28 days after it was generated").
-META_LOOKBACK_DAYS = 28
+# A reprocess extracts the history again in chunks of this size, recording progress after each.
+REPROCESS_CHUNK = timedelta(days=7)
 
-PLAN_SCHEDULES = {"hobby": "0 */6 * * *", "pro": "0 */3 * * *", "ultra": "0 * * * *"}
-PLAN_FREQUENCY = {"hobby": "every 6 hours", "pro": "every 3 hours", "ultra": "every hour"}
 
 
 @dataclass(frozen=True)
@@ -41,63 +41,47 @@ class SyncPlan:
     utc_end: str
     full_history: bool
 
+    @classmethod
+    def from_xcom(cls, value: dict) -> "SyncPlan":
+        """The plan out of a step's XCom, which also carries the earlier steps' results."""
+        return cls(**{name: value[name] for name in cls.__dataclass_fields__})
+
     @property
     def window(self) -> tuple[datetime, datetime]:
         return datetime.fromisoformat(self.utc_start), datetime.fromisoformat(self.utc_end)
 
 
-def _local_midnight_utc(day: date, tz: str) -> datetime:
+def local_midnight_utc(day: date, tz: str) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo(tz)).astimezone(timezone.utc)
 
 
-def _not_syncing_reason(workspace_id: str, subscription: str, connected: bool, configured: bool) -> str | None:
-    if subscription != "active":
+def _not_syncing_reason(conn, workspace: dict) -> str | None:
+    workspace_id = workspace["workspace_id"]
+    if workspace["subscription_status"] != "active":
         return f"workspace '{workspace_id}' is paused: no syncs run until 'cometly-elt workspace resume {workspace_id}'"
-    if not connected:
-        return f"workspace '{workspace_id}' has no Cometly key: run 'cometly-elt cometly connect {workspace_id} --api-key KEY'"
-    if not configured:
-        return (f"workspace '{workspace_id}' has no attribution settings: run"
-                f" 'cometly-elt cometly configure {workspace_id} --model ... --window ... --timezone ...'")
-    return None
-
-
-def _workspaces(conn, plan: str | None = None, workspace_id: str | None = None) -> list[tuple[dict, str | None]]:
-    rows = conn.execute(
-        """
-        select w.workspace_id, w.name, w.subscription_status,
-               c.conn_id is not null as connected, v.version is not null as configured
-        from control.workspaces w
-        left join control.cometly_connections c using (workspace_id)
-        left join control.attribution_versions v on v.workspace_id = w.workspace_id and v.state = 'active'
-        where (%(plan)s::text is null or w.plan = %(plan)s)
-          and (%(ws)s::text is null or w.workspace_id = %(ws)s)
-        order by w.workspace_id
-        """,
-        {"plan": plan, "ws": workspace_id},
-    ).fetchall()
-    return [({"workspace_id": ws, "name": name}, _not_syncing_reason(ws, *flags)) for ws, name, *flags in rows]
+    problem = control.setup_problem(control.workspace_settings(conn, workspace_id))
+    return f"workspace '{workspace_id}' {problem}" if problem else None
 
 
 def active_workspaces(conn, plan: str) -> list[dict]:
     """The plan's workspaces that sync; paused or not-yet-set-up ones are logged and skipped."""
     ready = []
-    for workspace, reason in _workspaces(conn, plan=plan):
+    for workspace in control.list_workspaces(conn, plan=plan):
+        reason = _not_syncing_reason(conn, workspace)
         if reason:
             log.info("skipping: %s", reason)
         else:
-            ready.append(workspace)
+            ready.append({"workspace_id": workspace["workspace_id"], "name": workspace["name"]})
     return ready
 
 
 def sync_now_workspace(conn, workspace_id: str) -> dict:
     """The workspace Sync Now asked for, or a UserError saying why it cannot sync."""
-    found = _workspaces(conn, workspace_id=workspace_id)
-    if not found:
-        raise UserError(f"no workspace '{workspace_id}': see 'cometly-elt workspace list'")
-    workspace, reason = found[0]
+    workspace = control.get_workspace(conn, workspace_id)
+    reason = _not_syncing_reason(conn, workspace)
     if reason:
         raise UserError(reason)
-    return workspace
+    return {"workspace_id": workspace_id, "name": workspace["name"]}
 
 
 def plan_sync(conn, workspace_id: str, interval_start: datetime, interval_end: datetime,
@@ -115,45 +99,52 @@ def plan_sync(conn, workspace_id: str, interval_start: datetime, interval_end: d
     name, history_start, tz, synced_through = ws
     full_history = full_refresh or synced_through is None
     if full_history:
-        start = _local_midnight_utc(history_start, tz)
+        start = local_midnight_utc(history_start, tz)
     else:
         start = min(interval_start, synced_through) - COMETLY_LOOKBACK
     return SyncPlan(workspace_id, name, start.isoformat(), interval_end.isoformat(), full_history)
 
 
-def _settings(conn, workspace_id: str) -> dict:
-    row = conn.execute(
-        """
-        select w.timezone, v.version, v.model, v.window_days, c.conn_id,
-               array(select event_name from control.selected_events e
-                     where e.workspace_id = w.workspace_id order by event_name)
-        from control.workspaces w
-        join control.attribution_versions v on v.workspace_id = w.workspace_id and v.state = 'active'
-        join control.cometly_connections c on c.workspace_id = w.workspace_id
-        where w.workspace_id = %s
-        """,
-        (workspace_id,),
-    ).fetchone()
-    if row is None:
-        raise UserError(f"workspace '{workspace_id}' is not connected to Cometly or not configured")
-    keys = ("timezone", "version", "model", "window_days", "conn_id", "event_names")
-    return dict(zip(keys, row))
+def cometly_settings(conn, workspace_id: str) -> dict:
+    """What extracting Cometly needs: the active version's model and window, timezone, events, key."""
+    settings = control.workspace_settings(conn, workspace_id)
+    version = settings["active_version"]
+    return {
+        "timezone": settings["workspace"]["timezone"],
+        "version": version["version"],
+        "model": version["model"],
+        "window_days": version["window_days"],
+        "conn_id": settings["cometly"]["conn_id"],
+        "event_names": [e["event_name"] for e in settings["selected_events"]],
+    }
+
+
+def cometly_hook(workspace_id: str, conn_id: str):
+    """The workspace's Cometly hook, sharing its Space's rate budget with every other process.
+
+    COMETLY_API_MINUTE_SECONDS is how long Cometly's rate-limit minute lasts in
+    real seconds: 60, except against a fake whose clock runs faster.
+    """
+    from cometly_elt.hooks.cometly import CometlyHook
+    from cometly_elt.ratelimit import RateBudget
+
+    minute = float(os.environ.get("COMETLY_API_MINUTE_SECONDS", "60"))
+    return CometlyHook(conn_id, budget=RateBudget(warehouse.warehouse_url(), workspace_id, minute=minute))
 
 
 def extract_cometly(plan: SyncPlan) -> dict:
     """Cometly events of the selected events for the plan's window, active settings version."""
     from cometly_elt.cometly.extract import extract_window
-    from cometly_elt.hooks.cometly import CometlyHook
 
     with warehouse.connect() as conn:
-        settings = _settings(conn, plan.workspace_id)
+        settings = cometly_settings(conn, plan.workspace_id)
         if not settings["event_names"]:
             log.warning("workspace %s has no selected events: nothing to extract from Cometly", plan.workspace_id)
             return {"received": 0}
         utc_start, utc_end = plan.window
         result = extract_window(
             conn,
-            CometlyHook(settings["conn_id"]),
+            cometly_hook(plan.workspace_id, settings["conn_id"]),
             workspace_id=plan.workspace_id,
             settings_version=settings["version"],
             model=settings["model"],
@@ -163,32 +154,37 @@ def extract_cometly(plan: SyncPlan) -> dict:
             utc_start=utc_start,
             utc_end=utc_end,
         )
-    return _summary(result)
+        # Labels people gave custom events travel in each row's configured_name: keep them current.
+        labels = conn.execute(
+            "select distinct on (event_name) event_name, configured_name from raw_cometly.events"
+            " where workspace_id = %s and settings_version = %s and event_time_utc >= %s"
+            "   and configured_name is not null order by event_name, event_time_utc desc",
+            (plan.workspace_id, settings["version"], utc_start),
+        ).fetchall()
+        control.upsert_event_catalog(conn, plan.workspace_id, dict(labels))
+    return asdict(result)
 
 
 def extract_meta(plan: SyncPlan) -> dict:
-    """Every connected ad account's tree and its daily delivery for the plan's window (account-local dates)."""
+    """Every connected ad account's tree and its daily delivery for the plan's window (account-local
+    dates), each account committed on its own so one failing account keeps the others' loads."""
     from cometly_elt.hooks.meta import MetaAdsHook
     from cometly_elt.meta.extract import extract_account
 
     utc_start, utc_end = plan.window
     summaries = {}
     with warehouse.connect() as conn:
-        accounts = conn.execute(
-            "select ad_account_id, conn_id, coalesce(timezone_name, 'UTC') from control.meta_ad_accounts"
-            " where workspace_id = %s order by ad_account_id",
-            (plan.workspace_id,),
-        ).fetchall()
-        for account_id, conn_id, account_tz in accounts:
-            since = utc_start.astimezone(ZoneInfo(account_tz)).date()
-            if not plan.full_history:
-                since -= timedelta(days=META_LOOKBACK_DAYS)
-            until = (utc_end - timedelta(seconds=1)).astimezone(ZoneInfo(account_tz)).date()
-            result = extract_account(
-                conn, MetaAdsHook(conn_id), workspace_id=plan.workspace_id,
-                ad_account_id=account_id, since=since, until=until,
-            )
-            summaries[account_id] = _summary(result)
+        accounts = control.meta_ad_accounts(conn, plan.workspace_id)
+    for account in accounts:
+        account_tz = ZoneInfo(account["timezone_name"] or "UTC")
+        since = utc_start.astimezone(account_tz).date()
+        if not plan.full_history:
+            since -= timedelta(days=INSIGHTS_LOOKBACK_DAYS)
+        until = (utc_end - timedelta(seconds=1)).astimezone(account_tz).date()
+        with warehouse.connect() as conn:
+            result = extract_account(conn, MetaAdsHook(account["conn_id"]), workspace_id=plan.workspace_id,
+                                     ad_account_id=account["ad_account_id"], since=since, until=until)
+        summaries[account["ad_account_id"]] = asdict(result)
     return summaries
 
 
@@ -200,35 +196,77 @@ def report_dates(conn, plan: SyncPlan) -> tuple[date, date]:
     utc_start, utc_end = plan.window
     first = utc_start.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
     if not plan.full_history:
-        first -= timedelta(days=META_LOOKBACK_DAYS)
+        first -= timedelta(days=INSIGHTS_LOOKBACK_DAYS)
     last = (utc_end - timedelta(seconds=1)).astimezone(ZoneInfo(tz)).date() + timedelta(days=1)
     return first, last
 
 
+def reprocess(plan: SyncPlan) -> dict | None:
+    """Build a new attribution version beside the active one, then swap it in.
+
+    After a model or window change the whole history is extracted again for
+    the new version (raw rows are per version, so the marts keep showing the
+    active one meanwhile), week by week with progress for `status`; then, in
+    one transaction, the new version becomes active, the old one's raw rows go,
+    and the workspace's marts are marked for a full rebuild.
+    """
+    from cometly_elt.cometly.extract import extract_window
+
+    with warehouse.connect() as conn:
+        settings = control.workspace_settings(conn, plan.workspace_id)
+        building = settings["building_version"]
+        if building is None:
+            return None
+        workspace = settings["workspace"]
+        start = local_midnight_utc(workspace["history_start"], workspace["timezone"])
+        end = plan.window[1]
+        total_days = (end - start).days + 1
+        hook = cometly_hook(plan.workspace_id, settings["cometly"]["conn_id"])
+        chunk_start = start
+        while chunk_start < end:
+            chunk_end = min(chunk_start + REPROCESS_CHUNK, end)
+            extract_window(
+                conn, hook, workspace_id=plan.workspace_id, settings_version=building["version"],
+                model=building["model"], window_days=building["window_days"],
+                event_names=[e["event_name"] for e in settings["selected_events"]],
+                timezone=workspace["timezone"], utc_start=chunk_start, utc_end=chunk_end,
+            )
+            chunk_start = chunk_end
+            control.merge_sync_progress(conn, plan.workspace_id, "reprocess", {
+                "version": building["version"], "done_days": min((chunk_start - start).days, total_days),
+                "total_days": total_days,
+            })
+            conn.commit()
+        with conn.transaction():
+            control.activate_version(conn, plan.workspace_id, building["version"])
+            conn.execute("delete from raw_cometly.events where workspace_id = %s and settings_version <> %s",
+                         (plan.workspace_id, building["version"]))
+            conn.execute("update control.workspaces set marts_rebuild_requested_at = now() where workspace_id = %s",
+                         (plan.workspace_id,))
+            control.merge_sync_progress(conn, plan.workspace_id, "reprocess", None)
+    return {"version": building["version"], "days": total_days}
+
+
 def build_marts(plan: SyncPlan) -> dict:
+    """dbt build of the local dates the sync touched; the workspace's whole history when its
+    first sync, a full refresh, a timezone change or a reprocess asks for it."""
     from cometly_elt import dbt
 
     with warehouse.connect() as conn:
         date_from, date_to = report_dates(conn, plan)
-    dbt.build(workspace_id=plan.workspace_id, date_from=date_from, date_to=date_to,
-              full_refresh_workspace=plan.full_history)
-    return {"date_from": date_from.isoformat(), "date_to": date_to.isoformat()}
+        requested = control.get_workspace(conn, plan.workspace_id)["marts_rebuild_requested_at"]
+    full = plan.full_history or requested is not None
+    dbt.build(workspace_id=plan.workspace_id, date_from=date_from, date_to=date_to, full_refresh_workspace=full)
+    if requested is not None:
+        with warehouse.connect() as conn:
+            control.clear_marts_rebuild(conn, plan.workspace_id, requested)
+    return {"full_refresh": full, "date_from": date_from.isoformat(), "date_to": date_to.isoformat()}
 
 
 def mark_synced(plan: SyncPlan) -> None:
     """Last Synced moves here, and only here: extraction and dbt both finished."""
     with warehouse.connect() as conn:
-        conn.execute(
-            """
-            insert into control.sync_state (workspace_id, last_synced_at, synced_through)
-            values (%(ws)s, now(), %(end)s)
-            on conflict (workspace_id) do update
-               set last_synced_at = now(),
-                   synced_through = greatest(control.sync_state.synced_through, excluded.synced_through),
-                   last_error = null, last_error_at = null
-            """,
-            {"ws": plan.workspace_id, "end": plan.window[1]},
-        )
+        control.record_sync_success(conn, plan.workspace_id, plan.window[1])
 
 
 @contextmanager
@@ -239,15 +277,7 @@ def recording_errors(workspace_id: str) -> Iterator[None]:
     except Exception as err:
         message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
         with warehouse.connect() as conn:
-            conn.execute(
-                """
-                insert into control.sync_state (workspace_id, last_error, last_error_at)
-                values (%s, %s, now())
-                on conflict (workspace_id) do update
-                   set last_error = excluded.last_error, last_error_at = excluded.last_error_at
-                """,
-                (workspace_id, message[:2000]),
-            )
+            control.record_sync_error(conn, workspace_id, message.splitlines()[0][:500] if message else "failed")
         raise
 
 
@@ -258,7 +288,3 @@ def failed_since(conn, workspace_ids: list[str], since: datetime) -> list[tuple[
         " where workspace_id = any(%s) and last_error_at >= %s order by workspace_id",
         (workspace_ids, since),
     ).fetchall()
-
-
-def _summary(result) -> dict:
-    return asdict(result) if hasattr(result, "__dataclass_fields__") else dict(result)

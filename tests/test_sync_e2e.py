@@ -1,0 +1,137 @@
+"""The whole product path on shared/scenarios/example.json, as a user drives it.
+
+Real PostgreSQL, the fakes as a process, the `cometly-elt` commands as
+subprocesses, Airflow running the DAGs in-process (no scheduler), real dbt.
+
+Expected marts, worked out by hand from FORMAT.md's attribution rule
+(first_platform_touch, lifetime, sources facebook_ads + instagram_ads, Space
+timezone America/New_York, which is UTC-5 before 2026-03-08):
+
+- event 101 purchase, contact 1, 2026-03-03T03:30Z, 89.5: candidates are the
+  facebook touch of 03-01 and the google touch of 03-02; the first paid touch in
+  the Meta sources is facebook -> ad 4000000001 (campaign 2000000001). Local time
+  2026-03-02 22:30 -> report date 2026-03-02.
+- event 102 lead_generated, contact 2, 2026-03-02T19:00Z: first paid Meta touch is
+  the instagram touch of 02-20 -> ad 4000000002 (campaign 2000000002); local
+  2026-03-02 14:00.
+- event 103 custom_event_3 ("Demo Booked"), contact 2, 2026-03-04T15:00Z: same
+  touch -> ad 4000000002; local 2026-03-04 10:00.
+- event 104 purchase, contact 3: only a google_organic touch -> not attributed to
+  Meta, not returned.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from decimal import Decimal
+
+import pytest
+from conftest import EXAMPLE_SCENARIO
+
+WS = "acme"
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(["cometly-elt", *args], capture_output=True, text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, f"cometly-elt {' '.join(args)}: {result.stderr}"
+    return result
+
+
+@pytest.fixture
+def acme(wh, fake_api, monkeypatch):
+    api = fake_api(EXAMPLE_SCENARIO, "--no-rate-limits", "--clock-speed", "600")
+    # The fake's minute lasts 0.1 s: export jobs finish and rate windows reset that fast.
+    monkeypatch.setenv("COMETLY_API_MINUTE_SECONDS", "0.1")
+    cli("workspace", "add", WS, "--name", "Acme", "--plan", "pro", "--history-start", "2026-02-15")
+    cli("cometly", "connect", WS, "--api-key", "ck_acme_live", "--base-url", api.cometly_url)
+    cli("cometly", "configure", WS, "--model", "first_touch", "--window", "lifetime",
+        "--timezone", "America/New_York", "--yes")
+    cli("cometly", "events", WS)
+    # The example's events are months old: recent-data discovery does not see the custom one's label yet.
+    cli("cometly", "select", WS, "purchase", "lead_generated", "custom_event_3")
+    cli("meta", "connect", WS, "--ad-account", "act_1000000001", "--access-token", "EAAB_acme_valid",
+        "--base-url", api.meta_url)
+    return api
+
+
+def ad_results(wh):
+    return wh.execute(
+        "select report_date::text, ad_account_id, campaign_id, adset_id, ad_id, event_name, event_label,"
+        " results, result_value from marts.fct_ad_results_daily where workspace_id = %s order by 1, 5, 6",
+        (WS,),
+    ).fetchall()
+
+
+def campaign_results(wh):
+    return wh.execute(
+        "select report_date::text, campaign_id, campaign_name, result_event, results, result_value,"
+        " spend, impressions, clicks, cost_per_result, round(roas, 4)"
+        " from marts.fct_campaign_results_daily where workspace_id = %s order by 1, 2",
+        (WS,),
+    ).fetchall()
+
+
+EXPECTED_AD_RESULTS = [
+    ("2026-03-02", "1000000001", "2000000001", "3000000001", "4000000001", "purchase", "purchase", 1, Decimal("89.5")),
+    ("2026-03-02", "1000000001", "2000000002", "3000000002", "4000000002", "lead_generated", "lead_generated", 1,
+     Decimal("0")),
+    ("2026-03-04", "1000000001", "2000000002", "3000000002", "4000000002", "custom_event_3", "Demo Booked", 1,
+     Decimal("0")),
+]
+
+
+def test_sync_now_then_result_metric_gives_the_hand_worked_marts(acme, wh):
+    sync = cli("sync", WS)
+    assert "Synced 'acme'" in sync.stdout
+
+    assert ad_results(wh) == EXPECTED_AD_RESULTS
+    assert wh.execute(
+        "select campaign_id, campaign_name, status, objective from marts.dim_campaigns"
+        " where workspace_id = %s order by 1", (WS,)
+    ).fetchall() == [
+        ("2000000001", "Spring Sale", "ACTIVE", "OUTCOME_SALES"),
+        ("2000000002", "Leads Q1", "PAUSED", "OUTCOME_LEADS"),
+    ]
+    # No result metric yet: rows for spend only, results 0, cost per result null, ROAS 0.
+    assert campaign_results(wh) == [
+        ("2026-02-20", "2000000002", "Leads Q1", None, 0, Decimal("0"), Decimal("30.00"), 2500, 40, None, Decimal("0")),
+        ("2026-03-01", "2000000001", "Spring Sale", None, 0, Decimal("0"), Decimal("50.00"), 4000, 80, None, Decimal("0")),
+        ("2026-03-02", "2000000001", "Spring Sale", None, 0, Decimal("0"), Decimal("45.50"), 3900, 71, None, Decimal("0")),
+    ]
+    status = cli("status", WS, "--json")
+    assert '"last_synced_at": null' not in status.stdout
+
+    cli("results", "set", WS, "--campaign", "2000000001", "--event", "purchase")
+
+    # Spring Sale now counts purchases: 89.5 / 45.50 = 1.9670 ROAS, 45.50 per result.
+    assert campaign_results(wh) == [
+        ("2026-02-20", "2000000002", "Leads Q1", None, 0, Decimal("0"), Decimal("30.00"), 2500, 40, None, Decimal("0")),
+        ("2026-03-01", "2000000001", "Spring Sale", "purchase", 0, Decimal("0"), Decimal("50.00"), 4000, 80, None,
+         Decimal("0")),
+        ("2026-03-02", "2000000001", "Spring Sale", "purchase", 1, Decimal("89.5"), Decimal("45.50"), 3900, 71,
+         Decimal("45.50"), Decimal("1.9670")),
+    ]
+    progress = cli("status", WS, "--json").stdout
+    assert '"result_backfill"' in progress
+
+
+def test_rerunning_sync_changes_nothing(acme, wh):
+    cli("sync", WS)
+    first = (ad_results(wh), campaign_results(wh))
+    cli("sync", WS)
+    cli("sync", WS, "--full-refresh")
+    assert (ad_results(wh), campaign_results(wh)) == first
+    # received = loaded + rejected in every batch (the table's check constraint holds it; count them)
+    assert wh.execute("select count(*) from raw_cometly.load_batches where workspace_id = %s", (WS,)).fetchone()[0] > 0
+
+
+def test_sync_of_unknown_or_paused_workspace_is_refused_in_one_line(acme):
+    unknown = cli("sync", "nope", check=False)
+    assert unknown.returncode != 0
+    assert unknown.stderr.strip() == "cometly-elt: no workspace 'nope': see 'cometly-elt workspace list'"
+    cli("workspace", "pause", WS)
+    paused = cli("sync", WS, check=False)
+    assert paused.returncode != 0
+    assert "paused" in paused.stderr and "resume" in paused.stderr
