@@ -126,3 +126,36 @@ def fake_api(tmp_path):
 @pytest.fixture
 def example_scenario() -> dict:
     return json.loads(EXAMPLE_SCENARIO.read_text())
+
+
+def cli(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`cometly-elt ARGS` as a user runs it (the test's WAREHOUSE_URL and environment)."""
+    result = subprocess.run(["cometly-elt", *args], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert result.returncode == 0, f"cometly-elt {' '.join(args)}: {result.stderr}"
+    return result
+
+
+def set_up_workspace(api: FakeApi, workspace_id: str, *, plan: str = "pro", api_key: str = "ck_acme_live",
+                     events: tuple[str, ...] = ("purchase", "lead_generated", "custom_event_3"),
+                     history_start: str = "2026-02-15", model: str = "first_touch") -> None:
+    """A workspace on example.json's Space and ad account, through the product's commands."""
+    cli("workspace", "add", workspace_id, "--name", workspace_id.title(), "--plan", plan,
+        "--history-start", history_start)
+    cli("cometly", "connect", workspace_id, "--api-key", api_key, "--base-url", api.cometly_url)
+    cli("cometly", "configure", workspace_id, "--model", model, "--window", "lifetime",
+        "--timezone", "America/New_York", "--yes")
+    cli("cometly", "select", workspace_id, *events)
+    cli("meta", "connect", workspace_id, "--ad-account", "act_1000000001", "--access-token", "EAAB_acme_valid",
+        "--base-url", api.meta_url)
+
+
+@pytest.fixture
+def fast_fake(fake_api, monkeypatch):
+    """Factory: the fake on a scenario with its clock 600x faster, and the client told so."""
+    monkeypatch.setenv("COMETLY_API_MINUTE_SECONDS", "0.1")
+
+    def start(scenario=EXAMPLE_SCENARIO, *extra_args: str) -> FakeApi:
+        return fake_api(scenario, "--clock-speed", "600", *extra_args)
+
+    return start

@@ -80,7 +80,7 @@ def build_args(
 def run(args: list[str]) -> list:
     """Invoke dbt with `args` (a dbt command line without `dbt`) against the warehouse;
     return dbt's per-node results (each with .node and .status)."""
-    from dbt.cli.main import dbtRunner
+    from dbt.cli.main import dbtRunner  # imported here: it takes a second, and DAG files import this module
 
     profiles_dir = os.environ.get("DBT_PROFILES_DIR") or str(PROJECT_DIR)
     with _ONE_AT_A_TIME, _profile_env(warehouse.warehouse_url()), tempfile.TemporaryDirectory(

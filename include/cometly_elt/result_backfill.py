@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from cometly_elt import control, warehouse
 from cometly_elt.errors import UserError
-from cometly_elt.sync import cometly_hook, cometly_settings, local_midnight_utc
+from cometly_elt.sync import cometly_settings, local_midnight_utc
 
 
 def plan_chunks(workspace_id: str, campaign_id: str, now: datetime | None = None) -> dict:
@@ -49,15 +49,17 @@ def plan_chunks(workspace_id: str, campaign_id: str, now: datetime | None = None
 
 def extract_chunk(workspace_id: str, event: str, chunk: dict) -> None:
     from cometly_elt.cometly.extract import extract_window
+    from cometly_elt.hooks.cometly import workspace_hook
 
     with warehouse.connect() as conn:
         settings = cometly_settings(conn, workspace_id)
-        extract_window(
-            conn, cometly_hook(workspace_id, settings["conn_id"]), workspace_id=workspace_id,
-            settings_version=settings["version"], model=settings["model"],
-            window_days=settings["window_days"], event_names=[event], timezone=settings["timezone"],
-            utc_start=datetime.fromisoformat(chunk["start"]), utc_end=datetime.fromisoformat(chunk["end"]),
-        )
+        with workspace_hook(workspace_id, settings["conn_id"]) as hook:
+            extract_window(
+                conn, hook, workspace_id=workspace_id, settings_version=settings["version"],
+                model=settings["model"], window_days=settings["window_days"], event_names=[event],
+                timezone=settings["timezone"], utc_start=datetime.fromisoformat(chunk["start"]),
+                utc_end=datetime.fromisoformat(chunk["end"]),
+            )
         conn.execute(
             """
             update control.sync_state

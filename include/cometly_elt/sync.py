@@ -11,7 +11,6 @@ only after the marts were built.
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -119,41 +118,20 @@ def cometly_settings(conn, workspace_id: str) -> dict:
     }
 
 
-def cometly_hook(workspace_id: str, conn_id: str):
-    """The workspace's Cometly hook, sharing its Space's rate budget with every other process.
-
-    COMETLY_API_MINUTE_SECONDS is how long Cometly's rate-limit minute lasts in
-    real seconds: 60, except against a fake whose clock runs faster.
-    """
-    from cometly_elt.hooks.cometly import CometlyHook
-    from cometly_elt.ratelimit import RateBudget
-
-    minute = float(os.environ.get("COMETLY_API_MINUTE_SECONDS", "60"))
-    return CometlyHook(conn_id, budget=RateBudget(warehouse.warehouse_url(), workspace_id, minute=minute))
-
-
 def extract_cometly(plan: SyncPlan) -> dict:
     """Cometly events of the selected events for the plan's window, active settings version."""
     from cometly_elt.cometly.extract import extract_window
+    from cometly_elt.hooks.cometly import workspace_hook
 
     with warehouse.connect() as conn:
         settings = cometly_settings(conn, plan.workspace_id)
-        if not settings["event_names"]:
-            log.warning("workspace %s has no selected events: nothing to extract from Cometly", plan.workspace_id)
-            return {"received": 0}
         utc_start, utc_end = plan.window
-        result = extract_window(
-            conn,
-            cometly_hook(plan.workspace_id, settings["conn_id"]),
-            workspace_id=plan.workspace_id,
-            settings_version=settings["version"],
-            model=settings["model"],
-            window_days=settings["window_days"],
-            event_names=settings["event_names"],
-            timezone=settings["timezone"],
-            utc_start=utc_start,
-            utc_end=utc_end,
-        )
+        with workspace_hook(plan.workspace_id, settings["conn_id"]) as hook:
+            result = extract_window(
+                conn, hook, workspace_id=plan.workspace_id, settings_version=settings["version"],
+                model=settings["model"], window_days=settings["window_days"], event_names=settings["event_names"],
+                timezone=settings["timezone"], utc_start=utc_start, utc_end=utc_end,
+            )
         # Labels people gave custom events travel in each row's configured_name: keep them current.
         labels = conn.execute(
             "select distinct on (event_name) event_name, configured_name from raw_cometly.events"
@@ -211,6 +189,7 @@ def reprocess(plan: SyncPlan) -> dict | None:
     and the workspace's marts are marked for a full rebuild.
     """
     from cometly_elt.cometly.extract import extract_window
+    from cometly_elt.hooks.cometly import workspace_hook
 
     with warehouse.connect() as conn:
         settings = control.workspace_settings(conn, plan.workspace_id)
@@ -221,22 +200,22 @@ def reprocess(plan: SyncPlan) -> dict | None:
         start = local_midnight_utc(workspace["history_start"], workspace["timezone"])
         end = plan.window[1]
         total_days = (end - start).days + 1
-        hook = cometly_hook(plan.workspace_id, settings["cometly"]["conn_id"])
         chunk_start = start
-        while chunk_start < end:
-            chunk_end = min(chunk_start + REPROCESS_CHUNK, end)
-            extract_window(
-                conn, hook, workspace_id=plan.workspace_id, settings_version=building["version"],
-                model=building["model"], window_days=building["window_days"],
-                event_names=[e["event_name"] for e in settings["selected_events"]],
-                timezone=workspace["timezone"], utc_start=chunk_start, utc_end=chunk_end,
-            )
-            chunk_start = chunk_end
-            control.merge_sync_progress(conn, plan.workspace_id, "reprocess", {
-                "version": building["version"], "done_days": min((chunk_start - start).days, total_days),
-                "total_days": total_days,
-            })
-            conn.commit()
+        with workspace_hook(plan.workspace_id, settings["cometly"]["conn_id"]) as hook:
+            while chunk_start < end:
+                chunk_end = min(chunk_start + REPROCESS_CHUNK, end)
+                extract_window(
+                    conn, hook, workspace_id=plan.workspace_id, settings_version=building["version"],
+                    model=building["model"], window_days=building["window_days"],
+                    event_names=[e["event_name"] for e in settings["selected_events"]],
+                    timezone=workspace["timezone"], utc_start=chunk_start, utc_end=chunk_end,
+                )
+                chunk_start = chunk_end
+                control.merge_sync_progress(conn, plan.workspace_id, "reprocess", {
+                    "version": building["version"], "done_days": min((chunk_start - start).days, total_days),
+                    "total_days": total_days,
+                })
+                conn.commit()
         with conn.transaction():
             control.activate_version(conn, plan.workspace_id, building["version"])
             conn.execute("delete from raw_cometly.events where workspace_id = %s and settings_version <> %s",

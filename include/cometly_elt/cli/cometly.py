@@ -167,9 +167,10 @@ def _events(args: argparse.Namespace) -> int:
     with warehouse.connect() as conn:
         workspace = control.get_workspace(conn, args.workspace_id)
         connection = control.require_cometly_connection(conn, args.workspace_id)
-    from cometly_elt.hooks.cometly import CometlyHook
+    from cometly_elt.hooks.cometly import workspace_hook
 
-    found = CometlyHook(connection["conn_id"]).discover_events(workspace["timezone"], days=DISCOVERY_DAYS)
+    with workspace_hook(args.workspace_id, connection["conn_id"]) as hook:
+        found = hook.discover_events(workspace["timezone"], days=DISCOVERY_DAYS)
     with warehouse.connect() as conn:
         control.get_workspace(conn, args.workspace_id, for_update=True)
         control.upsert_event_catalog(conn, args.workspace_id, found)

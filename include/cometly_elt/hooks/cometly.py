@@ -12,6 +12,8 @@ message, a log line or a repr.
 from __future__ import annotations
 
 import logging
+import os
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, TypeVar
 from zoneinfo import ZoneInfo
@@ -165,11 +167,9 @@ class CometlyHook(HttpHook):
 
     @staticmethod
     def get_ui_field_behaviour() -> dict[str, Any]:
-        return {
-            "hidden_fields": ["login", "port", "schema", "extra"],
-            "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {"host": DEFAULT_BASE_URL, "password": "key from Cometly → Integrations → API"},
-        }
+        from cometly_elt.provider import connection_form
+
+        return connection_form("cometly")
 
     def get_conn(self, headers: dict[str, Any] | None = None, extra_options: dict[str, Any] | None = None):
         session = super().get_conn(headers, extra_options)
@@ -303,3 +303,20 @@ class CometlyHook(HttpHook):
             if not unknown:
                 return found
             asking = unknown[:MAX_EVENTS_PER_REQUEST]
+
+
+@contextmanager
+def workspace_hook(workspace_id: str, conn_id: str) -> Iterator[CometlyHook]:
+    """The workspace's hook, sharing its Space's rate budget with every other process calling it.
+
+    COMETLY_API_MINUTE_SECONDS is how long Cometly's rate-limit minute lasts in
+    real seconds: 60, except against a fake whose clock runs faster.
+    """
+    from cometly_elt import warehouse
+
+    budget = RateBudget(warehouse.warehouse_url(), workspace_id,
+                        minute=float(os.environ.get("COMETLY_API_MINUTE_SECONDS", API_MINUTE)))
+    try:
+        yield CometlyHook(conn_id, budget=budget)
+    finally:
+        budget.close()

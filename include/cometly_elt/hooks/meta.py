@@ -164,16 +164,9 @@ class MetaAdsHook(HttpHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port", "login"],
-            "relabeling": {"host": "Graph API base URL", "password": "Access token"},
-            "placeholders": {
-                "host": DEFAULT_BASE_URL,
-                "password": "a system user token with ads_read",
-                "extra": json.dumps({"ad_account_id": "act_123", "page_size": PAGE_SIZE,
-                                     "max_wait_seconds": MAX_WAIT_SECONDS}),
-            },
-        }
+        from cometly_elt.provider import connection_form
+
+        return connection_form(cls.conn_type)
 
     # -- the connection
 
