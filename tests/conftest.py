@@ -20,7 +20,8 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_SCENARIO = ROOT.parent / "shared" / "scenarios" / "example.json"
+# A copy of shared/scenarios/example.json, so the suite needs nothing outside the repository.
+EXAMPLE_SCENARIO = ROOT / "tests" / "data" / "example.json"
 # Parallel sessions (or developers) pick their own with COMETLY_TEST_DATABASE.
 TEST_DATABASE = os.environ.get("COMETLY_TEST_DATABASE", "cometly_test")
 

@@ -87,6 +87,8 @@ def test_status_json(wh):
         "synced_through": None,
         "last_error": ERROR,
         "last_error_at": "2026-03-05T13:00:00+00:00",
+        "progress": {},
+        "warnings": [],
     }
 
 

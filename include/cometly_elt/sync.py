@@ -209,6 +209,7 @@ def reprocess(plan: SyncPlan) -> dict | None:
                     model=building["model"], window_days=building["window_days"],
                     event_names=[e["event_name"] for e in settings["selected_events"]],
                     timezone=workspace["timezone"], utc_start=chunk_start, utc_end=chunk_end,
+                    method="export",  # history in bulk: Cometly's advice beyond ~10,000 events
                 )
                 chunk_start = chunk_end
                 control.merge_sync_progress(conn, plan.workspace_id, "reprocess", {
