@@ -107,15 +107,18 @@ def report(workspaces: list[dict] | None) -> None:
     print(f"{len(ids)} workspaces synced")
 
 
+def _dag(dag_id: str, *, tags: list[str], **kwargs) -> DAG:
+    """The settings every DAG of this project shares."""
+    return DAG(dag_id=dag_id, start_date=datetime(2026, 1, 1), catchup=False, default_args=DEFAULT_ARGS,
+               tags=["cometly", *tags], **kwargs)
+
+
 def plan_dag(plan_name: str) -> DAG:
-    with DAG(
-        dag_id=f"cometly_sync_{plan_name}",
+    with _dag(
+        f"cometly_sync_{plan_name}",
         schedule=CronDataIntervalTimetable(PLAN_SCHEDULES[plan_name], timezone="UTC"),
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        tags=["cometly", "sync", plan_name],
+        tags=["sync", plan_name],
         doc_md=f"""
 ### Sync {plan_name.title()} workspaces (every {PLAN_SYNC_HOURS[plan_name]} h)
 
@@ -145,13 +148,10 @@ Reproduce past runs with `airflow backfill create --dag-id cometly_sync_{plan_na
 
 
 def sync_now_dag() -> DAG:
-    with DAG(
-        dag_id="cometly_sync_now",
+    with _dag(
+        "cometly_sync_now",
         schedule=None,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        default_args=DEFAULT_ARGS,
-        tags=["cometly", "sync"],
+        tags=["sync"],
         params={
             "workspace_id": Param("", type="string", minLength=1, title="Workspace id",
                                   description="The workspace to sync now (see `cometly-elt workspace list`)."),
@@ -182,13 +182,10 @@ synced point (minus the re-pull lookback) up to now, or its whole history with
 
 
 def result_backfill_dag() -> DAG:
-    with DAG(
-        dag_id="cometly_result_backfill",
+    with _dag(
+        "cometly_result_backfill",
         schedule=None,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        default_args=DEFAULT_ARGS,
-        tags=["cometly", "backfill"],
+        tags=["backfill"],
         params={
             "workspace_id": Param("", type="string", minLength=1, title="Workspace id"),
             "campaign_id": Param("", type="string", minLength=1, title="Meta campaign id",

@@ -37,7 +37,7 @@ def scheduler_alive() -> bool:
     return bool(job and job.is_alive())
 
 
-def _admin_password() -> tuple[str, str]:
+def admin_login() -> tuple[str, str]:
     from airflow.configuration import conf
 
     path = conf.get("core", "simple_auth_manager_passwords_file", fallback="") or os.path.join(
@@ -54,7 +54,7 @@ def _trigger_via_api(dag_id: str, conf: dict) -> Outcome:
     import requests
 
     base = _api_base_url()
-    user, password = _admin_password()
+    user, password = admin_login()
     token = requests.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=30)
     token.raise_for_status()
     response = requests.post(
@@ -79,7 +79,17 @@ def _run_in_process(dag_id: str, conf: dict) -> Outcome:
     return Outcome(run.run_id, str(run.state), f"airflow tasks states-for-dag-run {dag_id} '{run.run_id}'")
 
 
+def _api_answers() -> bool:
+    import requests
+
+    try:
+        return requests.get(f"{_api_base_url()}/api/v2/monitor/health", timeout=5).ok
+    except requests.RequestException:
+        return False
+
+
 def run_dag(dag_id: str, conf: dict) -> Outcome:
-    if scheduler_alive():
+    """Hand the run to Airflow when its scheduler and API are up; otherwise run it here."""
+    if scheduler_alive() and _api_answers():
         return _trigger_via_api(dag_id, conf)
     return _run_in_process(dag_id, conf)

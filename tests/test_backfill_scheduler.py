@@ -1,0 +1,116 @@
+"""`airflow backfill create` with a real scheduler, dag-processor and api-server (LocalExecutor).
+
+Airflow 3 removed `airflow dags backfill`; its successor queues the runs and the
+scheduler executes them. The backfilled runs sync the workspace like the
+scheduled ones, and backfilling the same dates again changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import EXAMPLE_SCENARIO, cli, free_port, set_up_workspace
+from test_sync_e2e import EXPECTED_AD_RESULTS, ad_results
+
+pytestmark = pytest.mark.airflow
+
+COMPONENTS = (["api-server", "--port"], ["scheduler"], ["dag-processor"])
+
+
+@pytest.fixture
+def airflow_stack(tmp_path, monkeypatch):
+    """Airflow's components on the project's metadata database, on a free port, stopped afterwards."""
+    port = free_port()
+    base = f"http://localhost:{port}"
+    monkeypatch.setenv("AIRFLOW__API__PORT", str(port))
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", base)
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"{base}/execution/")
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "5")
+    processes = []
+    for command in COMPONENTS:
+        args = ["airflow", *command] + ([str(port)] if command[-1] == "--port" else [])
+        log = open(tmp_path / f"airflow-{command[0]}.log", "wb")
+        processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/api/v2/monitor/health", timeout=2).ok:
+                break
+        except requests.RequestException:
+            time.sleep(1)
+    else:
+        pytest.fail(f"the api-server did not start: {(tmp_path / 'airflow-api-server.log').read_text()[-3000:]}")
+    yield base
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def dag_runs(base: str, dag_id: str) -> list[dict]:
+    from cometly_elt.trigger import admin_login
+
+    user, password = admin_login()
+    token = requests.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=30)
+    runs = requests.get(f"{base}/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}, timeout=30,
+                        headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    runs.raise_for_status()
+    return runs.json()["dag_runs"]
+
+
+def wait_for_runs(base: str, dag_id: str, backfilled: int, timeout: float = 900) -> list[dict]:
+    """All of the DAG's runs once none is queued or running and `backfilled` backfill runs exist."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = dag_runs(base, dag_id)
+        if (sum(r["run_type"] == "backfill" for r in runs) >= backfilled
+                and all(r["state"] in ("success", "failed") for r in runs)):
+            return runs
+        time.sleep(5)
+    raise AssertionError(f"runs did not finish: {[(r['dag_run_id'], r['state']) for r in dag_runs(base, dag_id)]}")
+
+
+def test_backfill_create_reproduces_runs_and_rerunning_changes_nothing(wh, fast_fake, airflow_stack):
+    api = fast_fake(EXAMPLE_SCENARIO, "--no-rate-limits")
+    set_up_workspace(api, "acme", plan="pro")
+    dag_id = "cometly_sync_pro"
+    # Make sure the dag-processor has serialized the DAG before asking for a backfill.
+    deadline = time.monotonic() + 120
+    while subprocess.run(["airflow", "dags", "details", dag_id], capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline, "the dag-processor did not parse the DAGs"
+        time.sleep(3)
+
+    create = subprocess.run(["airflow", "backfill", "create", "--dag-id", dag_id,
+                             "--from-date", "2026-03-04T00:00:00+00:00", "--to-date", "2026-03-04T05:00:00+00:00"],
+                            capture_output=True, text=True)
+    assert create.returncode == 0, create.stderr
+    # Logical dates 00:00 and 03:00: the intervals 00:00-03:00 and 03:00-06:00. The scheduler also
+    # starts the latest scheduled run (catchup is off): wait for everything.
+    runs = wait_for_runs(airflow_stack, dag_id, backfilled=2)
+    assert {(r["data_interval_end"][:19], r["state"]) for r in runs if r["run_type"] == "backfill"} == {
+        ("2026-03-04T03:00:00", "success"), ("2026-03-04T06:00:00", "success")}
+    assert all(r["state"] == "success" for r in runs)
+    # Both intervals were extracted (with the 3-day re-pull when not the first sync).
+    ends = {end for (end,) in wh.execute("select distinct window_end_utc::text from raw_cometly.load_batches")}
+    assert {"2026-03-04 03:00:00+00", "2026-03-04 06:00:00+00"} <= ends
+    # The latest scheduled run synced the whole history up to now: the hand-worked marts.
+    first = ad_results(wh)
+    assert first == EXPECTED_AD_RESULTS
+
+    again = subprocess.run(["airflow", "backfill", "create", "--dag-id", dag_id, "--reprocess-behavior",
+                            "completed", "--from-date", "2026-03-04T00:00:00+00:00",
+                            "--to-date", "2026-03-04T05:00:00+00:00"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    time.sleep(5)
+    wait_for_runs(airflow_stack, dag_id, backfilled=2)
+    assert ad_results(wh) == first
+    assert cli("status", "acme").returncode == 0
