@@ -31,6 +31,25 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
 
 
+def pytest_configure(config):
+    """Airflow's metadata for the tests lives in its own database (`<test database>_airflow`), so
+    the runs and connections the tests create never show in the project's Airflow, and two
+    sessions never share connections. Set before anything imports Airflow."""
+    metadata = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    if not metadata or os.environ.get("COMETLY_TEST_AIRFLOW_DB_READY"):
+        return
+    database = f"{TEST_DATABASE}_airflow"
+    with psycopg.connect(_with_database(metadata.replace("+psycopg2", ""), "postgres"), autocommit=True) as conn:
+        if conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone() is None:
+            conn.execute(f"create database {database}")
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _with_database(metadata, database)
+    for command in (["airflow", "db", "migrate"], ["airflow", "pools", "set", "cometly_dbt", "1", "dbt builds"]):
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise pytest.UsageError(f"{' '.join(command)} failed for the test metadata database: {result.stderr[-2000:]}")
+    os.environ["COMETLY_TEST_AIRFLOW_DB_READY"] = "1"
+
+
 @pytest.fixture(scope="session")
 def warehouse_url() -> str:
     """A fresh, migrated test database; WAREHOUSE_URL points at it for the whole session."""

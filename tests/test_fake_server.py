@@ -12,7 +12,7 @@ import pytest
 
 from cometly_elt.fake.scenario import ScenarioError, validate_scenario
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "shared/scenarios/example.json"
+EXAMPLE = Path(__file__).resolve().parent / "data" / "example.json"
 EVENTS = "/public-api/v1/events"
 AUTH = {"Authorization": "Bearer ck_acme_live", "Accept": "application/json"}
 WEEK = {"start_date": "2026-03-01 00:00:00", "end_date": "2026-03-07 23:59:59"}

@@ -29,10 +29,15 @@ def test_pg_start_reuses_the_running_server():
 
 
 def test_airflow_metadata_is_postgres_not_sqlite():
+    # The project's configuration (the tests themselves use a database of their own).
+    exports = (ROOT / ".local" / "env.sh").read_text()
+    url = next(line.split("=", 1)[1].strip('"') for line in exports.splitlines()
+               if line.startswith("export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="))
+    assert url.startswith("postgresql+psycopg2://")
+    assert url.endswith("/airflow")
     result = run("airflow", "config", "get-value", "database", "sql_alchemy_conn")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("postgresql+psycopg2://")
-    assert "/airflow" in result.stdout
 
 
 def test_airflow_dags_list_works_with_project_config():
