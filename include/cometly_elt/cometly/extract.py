@@ -170,6 +170,8 @@ class _Batch:
             return f"event {row.event_name!r} was not asked for"
         if row.amount is not None and not row.amount.is_finite():
             return f"amount {row.amount} is not a number"
+        if any(isinstance(value, str) and "\x00" in value for value in msgspec.structs.astuple(row)):
+            return "a text field holds a NUL character, which PostgreSQL text cannot store"
         return None
 
 
