@@ -32,16 +32,17 @@ def _with_database(url: str, database: str) -> str:
 
 
 def pytest_configure(config):
-    """Airflow's metadata for the tests lives in its own database (`<test database>_airflow`), so
-    the runs and connections the tests create never show in the project's Airflow, and two
-    sessions never share connections. Set before anything imports Airflow."""
+    """Airflow's metadata for the tests lives in its own fresh database (`<test database>_airflow`),
+    so the runs and connections the tests create never show in the project's Airflow, no run of
+    an earlier session is in the way, and two sessions never share connections. Set before
+    anything imports Airflow."""
     metadata = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
     if not metadata or os.environ.get("COMETLY_TEST_AIRFLOW_DB_READY"):
         return
     database = f"{TEST_DATABASE}_airflow"
     with psycopg.connect(_with_database(metadata.replace("+psycopg2", ""), "postgres"), autocommit=True) as conn:
-        if conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone() is None:
-            conn.execute(f"create database {database}")
+        conn.execute(f"drop database if exists {database} with (force)")
+        conn.execute(f"create database {database}")
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _with_database(metadata, database)
     for command in (["airflow", "db", "migrate"], ["airflow", "pools", "set", "cometly_dbt", "1", "dbt builds"]):
         result = subprocess.run(command, capture_output=True, text=True)
