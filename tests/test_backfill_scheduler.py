@@ -122,3 +122,19 @@ def test_backfill_create_reproduces_runs_and_rerunning_changes_nothing(wh, airfl
     wait_for_runs(airflow_stack, dag_id, backfilled=2)
     assert ad_results(wh) == first
     assert cli("status", "acme").returncode == 0
+
+
+def test_sync_now_command_hands_the_run_to_a_running_scheduler(wh, airflow_stack):
+    started = cli("sync", "acme")
+    # With a scheduler alive the command only triggers, through Airflow's REST API, and says where to watch.
+    assert started.stdout.startswith("Sync Now started for 'acme' (run ")
+    assert f"watch it at {airflow_stack}/dags/cometly_sync_now/runs/" in started.stdout
+    run_id = started.stdout.split("(run ", 1)[1].split(")", 1)[0]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        run = next(r for r in dag_runs(airflow_stack, "cometly_sync_now") if r["dag_run_id"] == run_id)
+        if run["state"] in ("success", "failed"):
+            break
+        time.sleep(5)
+    assert run["state"] == "success"
+    assert run["conf"] == {"workspace_id": "acme", "full_refresh": False}
