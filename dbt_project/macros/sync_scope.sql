@@ -6,18 +6,25 @@
     date_from, date_to      the local report dates it touched, inclusive (YYYY-MM-DD)
     full_refresh_workspace  true: every date of `workspace_id` (dates are then ignored)
 
+  The same keys may come as JSON in the environment variable COMETLY_DBT_SCOPE (what
+  cometly_elt.dbt passes); its keys win over the vars. Why: dbt throws away its saved
+  parse and parses the whole project again whenever --vars change, i.e. on every sync;
+  an environment variable read only while executing (never while parsing, so dbt does
+  not track it) lets it reuse the parse. Nothing at parse time depends on the scope.
+
   No vars: every workspace and date (a normal `dbt build`). Dates without a workspace:
   those dates for every workspace.
 -#}
 
 {% macro sync_scope() %}
-    {%- set workspace_id = var('workspace_id', none) -%}
-    {%- set date_from = var('date_from', none) -%}
-    {%- set date_to = var('date_to', none) -%}
+    {%- set passed = fromjson(env_var('COMETLY_DBT_SCOPE', '{}')) if execute else {} -%}
+    {%- set workspace_id = passed.get('workspace_id', var('workspace_id', none)) -%}
+    {%- set date_from = passed.get('date_from', var('date_from', none)) -%}
+    {%- set date_to = passed.get('date_to', var('date_to', none)) -%}
     {%- if workspace_id is not none and (workspace_id | string | trim) == '' -%}
         {{ exceptions.raise_compiler_error("var workspace_id is empty: give a workspace id or leave it out") }}
     {%- endif -%}
-    {%- if var('full_refresh_workspace', false) -%}
+    {%- if passed.get('full_refresh_workspace', var('full_refresh_workspace', false)) -%}
         {%- if workspace_id is none -%}
             {{ exceptions.raise_compiler_error("var full_refresh_workspace needs var workspace_id: it rebuilds one workspace") }}
         {%- endif -%}

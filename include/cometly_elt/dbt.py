@@ -1,21 +1,26 @@
 """Build the dbt marts in-process, for everything or for the (workspace, local dates) a sync touched.
 
-The scope travels to dbt as vars (dbt_project/macros/sync_scope.sql):
+The scope (dbt_project/macros/sync_scope.sql) is given as dbt vars:
 
     workspace_id            the workspace a sync touched
     date_from, date_to      the local report dates it touched, inclusive
     full_refresh_workspace  every date of workspace_id (reprocess, timezone change)
 
-Without any, every workspace and date is rebuilt. Unit tests (dbt `unit_tests:`) check
-the SQL, not the data, so builds skip them; `dbt build` on the command line and the test
-suite run them.
+Without any, every workspace and date is rebuilt. `run` hands a scope to dbt in the
+environment variable COMETLY_DBT_SCOPE instead of --vars: dbt parses the whole project
+again (~2 s more per build, bench/RESULTS.md) whenever --vars change, while the scope in
+the environment lets it reuse the parse the previous build saved (see `_saved_parse`).
+Unit tests (dbt `unit_tests:`) check the SQL, not the data, so builds skip them; `dbt
+build` on the command line and the test suite run them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -33,6 +38,9 @@ PROJECT_DIR = Path(os.environ.get("DBT_PROJECT_DIR") or Path(__file__).resolve()
 # profiles.yml reads these first; WAREHOUSE_URL's percent-escapes are decoded here.
 _PROFILE_ENV = {"DBT_PG_HOST": "host", "DBT_PG_PORT": "port", "DBT_PG_USER": "user",
                 "DBT_PG_PASSWORD": "password", "DBT_PG_DBNAME": "dbname"}
+
+SCOPE_VARS = ("workspace_id", "date_from", "date_to", "full_refresh_workspace")
+SCOPE_ENV = "COMETLY_DBT_SCOPE"
 
 # dbt keeps per-process global state (flags, adapters): one invocation at a time.
 _ONE_AT_A_TIME = threading.Lock()
@@ -65,13 +73,17 @@ def build_args(
     select: str | None = None,
 ) -> list[str]:
     """The dbt command line `build` runs (for `run`, when the per-node results matter)."""
+    if date_from and date_to and date_from > date_to:
+        # Refused before dbt starts; the macro gives the same answer to a command-line --vars.
+        raise DbtBuildError(f"dbt build failed: Compilation Error: var date_from ({date_from}) is after date_to ({date_to})")
     build_vars = {
         "workspace_id": workspace_id,
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
         "full_refresh_workspace": full_refresh_workspace,
     }
-    args = ["build", "--vars", json.dumps(build_vars), "--exclude", "test_type:unit"]
+    # No manifest.json or run_results.json (~0.8 s): `run` deletes its target directory anyway.
+    args = ["build", "--vars", json.dumps(build_vars), "--exclude", "test_type:unit", "--no-write-json"]
     if select:
         args += ["--select", *select.split()]
     return args
@@ -83,9 +95,11 @@ def run(args: list[str]) -> list:
     from dbt.cli.main import dbtRunner  # imported here: it takes a second, and DAG files import this module
 
     profiles_dir = os.environ.get("DBT_PROFILES_DIR") or str(PROJECT_DIR)
-    with _ONE_AT_A_TIME, _profile_env(warehouse.warehouse_url()), tempfile.TemporaryDirectory(
+    url = warehouse.warehouse_url()
+    args, scope = _scope_from_vars(args)
+    with _ONE_AT_A_TIME, _env({**_profile_env(url), SCOPE_ENV: scope}), tempfile.TemporaryDirectory(
         prefix="cometly-dbt-"
-    ) as scratch:
+    ) as scratch, _saved_parse(url, Path(scratch)):
         # A private target and log directory per run: builds of different workspaces run
         # at once, and dbt's target/ (manifest, partial parse state) is not safe to share.
         result = dbtRunner().invoke([
@@ -101,12 +115,54 @@ def run(args: list[str]) -> list:
     return list(getattr(result.result, "results", None) or [])
 
 
+def _scope_from_vars(args: list[str]) -> tuple[list[str], str | None]:
+    """Take a `--vars` made only of scope vars out of the command line; return it as JSON."""
+    if "--vars" not in args:
+        return args, None
+    at = args.index("--vars")
+    given = json.loads(args[at + 1])
+    if not set(given) <= set(SCOPE_VARS):
+        return args, None
+    return args[:at] + args[at + 2:], json.dumps(given)
+
+
 @contextmanager
-def _profile_env(url: str) -> Iterator[None]:
+def _saved_parse(url: str, target: Path) -> Iterator[None]:
+    """Start dbt from the parse the previous build saved, and save this one's.
+
+    One saved parse per warehouse database: dbt checks that the project files, dbt version
+    and command-line vars are unchanged, but not the profile's values, and every parsed
+    node names its database. Copied in and out (replaced atomically) rather than shared:
+    builds in other processes run at the same time. Missing or stale, dbt parses afresh.
+    """
     parts = conninfo_to_dict(url)
-    saved = {name: os.environ.get(name) for name in _PROFILE_ENV}
-    for name, key in _PROFILE_ENV.items():
-        os.environ[name] = str(parts.get(key) or "")
+    where = "\0".join(str(parts.get(k) or "") for k in ("host", "port", "dbname", "user"))
+    key = hashlib.sha256(f"{PROJECT_DIR}\0{where}".encode()).hexdigest()[:16]
+    saved = Path(tempfile.gettempdir()) / f"cometly-dbt-parse-{os.getuid()}-{key}.msgpack"
+    state = target / "partial_parse.msgpack"
+    if saved.exists():
+        shutil.copyfile(saved, state)
+    yield
+    if state.exists():
+        incoming = saved.with_name(f"{saved.name}.{os.getpid()}.tmp")
+        shutil.copyfile(state, incoming)
+        os.replace(incoming, saved)
+
+
+def _profile_env(url: str) -> dict[str, str]:
+    parts = conninfo_to_dict(url)
+    return {name: str(parts.get(key) or "") for name, key in _PROFILE_ENV.items()}
+
+
+@contextmanager
+def _env(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) these environment variables for the block."""
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:
