@@ -68,17 +68,22 @@ def warehouse_url() -> str:
     return url
 
 
+def empty_warehouse(conn) -> None:
+    """No row in control and raw tables, no dbt schema: as after `make setup` on a new machine."""
+    tables = conn.execute(
+        "select format('%I.%I', schemaname, tablename) from pg_tables"
+        " where schemaname in ('control', 'raw_cometly', 'raw_meta') and tablename <> 'schema_migrations'"
+    ).fetchall()
+    conn.execute("truncate " + ", ".join(t for (t,) in tables) + " cascade")
+    for schema in ("staging", "intermediate", "marts"):
+        conn.execute(f"drop schema if exists {schema} cascade")
+
+
 @pytest.fixture
 def wh(warehouse_url):
     """An autocommit connection to an emptied test warehouse."""
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        tables = conn.execute(
-            "select format('%I.%I', schemaname, tablename) from pg_tables"
-            " where schemaname in ('control', 'raw_cometly', 'raw_meta') and tablename <> 'schema_migrations'"
-        ).fetchall()
-        conn.execute("truncate " + ", ".join(t for (t,) in tables) + " cascade")
-        for schema in ("staging", "intermediate", "marts"):
-            conn.execute(f"drop schema if exists {schema} cascade")
+        empty_warehouse(conn)
         yield conn
 
 

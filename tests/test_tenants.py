@@ -24,7 +24,7 @@ from importlib import resources
 
 import psycopg
 import pytest
-from conftest import EXAMPLE_SCENARIO, FakeApi, cli, set_up_workspace
+from conftest import EXAMPLE_SCENARIO, FakeApi, cli, empty_warehouse, set_up_workspace
 from psycopg import sql
 from test_sync_e2e import EXPECTED_AD_RESULTS
 
@@ -52,13 +52,7 @@ def apply_analyst_migration(conn) -> None:
 def tenants_wh(warehouse_url):
     """Like `wh`, for the whole module: the two syncs (minutes) run once for all its tests."""
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        tables = conn.execute(
-            "select format('%I.%I', schemaname, tablename) from pg_tables"
-            " where schemaname in ('control', 'raw_cometly', 'raw_meta') and tablename <> 'schema_migrations'"
-        ).fetchall()
-        conn.execute("truncate " + ", ".join(t for (t,) in tables) + " cascade")
-        for schema in ("staging", "intermediate", "marts"):
-            conn.execute(f"drop schema if exists {schema} cascade")
+        empty_warehouse(conn)
         yield conn
 
 
