@@ -29,7 +29,6 @@ COMETLY_LOOKBACK = timedelta(days=3)
 REPROCESS_CHUNK = timedelta(days=7)
 
 
-
 @dataclass(frozen=True)
 class SyncPlan:
     """What one workspace's sync covers (JSON-safe: it travels between tasks as XCom)."""
