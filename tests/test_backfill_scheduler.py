@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 from conftest import EXAMPLE_SCENARIO, cli, free_port, set_up_workspace
@@ -34,6 +35,10 @@ def acme(wh, fast_fake):
 @pytest.fixture
 def airflow_stack(acme, tmp_path, monkeypatch):
     """Airflow's components on the tests' metadata database, on a free port, stopped afterwards."""
+    # No run of an earlier test in the way: the scheduler then starts its own latest run afresh.
+    with psycopg.connect(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", ""),
+                         autocommit=True) as conn:
+        conn.execute("truncate dag_run, backfill_dag_run, backfill cascade")
     port = free_port()
     base = f"http://localhost:{port}"
     monkeypatch.setenv("AIRFLOW__API__PORT", str(port))
@@ -114,9 +119,15 @@ def test_backfill_create_reproduces_runs_and_rerunning_changes_nothing(wh, airfl
     first = ad_results(wh)
     assert first == EXPECTED_AD_RESULTS
 
-    again = subprocess.run(["airflow", "backfill", "create", "--dag-id", dag_id, "--reprocess-behavior",
-                            "completed", "--from-date", "2026-03-04T00:00:00+00:00",
-                            "--to-date", "2026-03-04T05:00:00+00:00"], capture_output=True, text=True)
+    # The scheduler marks the first backfill complete on a later loop; until then Airflow refuses a second.
+    deadline = time.monotonic() + 180
+    while True:
+        again = subprocess.run(["airflow", "backfill", "create", "--dag-id", dag_id, "--reprocess-behavior",
+                                "completed", "--from-date", "2026-03-04T00:00:00+00:00",
+                                "--to-date", "2026-03-04T05:00:00+00:00"], capture_output=True, text=True)
+        if "AlreadyRunningBackfill" not in again.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(5)
     assert again.returncode == 0, again.stderr
     time.sleep(5)
     wait_for_runs(airflow_stack, dag_id, backfilled=2)
