@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, cli
 # Fixtures: `acme`, a pro workspace "acme" on example.json set up before `airflow_stack` starts.
-from test_backfill_scheduler import acme, airflow_stack, dag_runs  # noqa: F401
+from airflow_stack import dag_runs, wait_for_dag_parsed
+from test_backfill_scheduler import acme, airflow_stack  # noqa: F401
 
 pytestmark = [pytest.mark.airflow, pytest.mark.browser]
 
@@ -55,13 +56,6 @@ def screenshot(page, step: str) -> Path:
     return path
 
 
-def wait_for_dags_parsed(timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while subprocess.run(["airflow", "dags", "details", "cometly_sync_now"], capture_output=True).returncode != 0:
-        assert time.monotonic() < deadline, "the dag-processor did not parse the DAGs"
-        time.sleep(3)
-
-
 def wait_for_new_run(base: str, dag_id: str, before: set[str], timeout: float = 600) -> dict:
     """The run of `dag_id` not in `before` (the one the form started), once it has finished."""
     deadline = time.monotonic() + timeout
@@ -76,7 +70,7 @@ def wait_for_new_run(base: str, dag_id: str, before: set[str], timeout: float = 
 def test_log_in_see_the_dags_and_trigger_sync_now_from_its_form(wh, airflow_stack, page):
     from cometly_elt.trigger import admin_login
 
-    wait_for_dags_parsed()
+    wait_for_dag_parsed("cometly_sync_now")
     base = airflow_stack
     user, password = admin_login()
 

@@ -7,21 +7,15 @@ scheduled ones, and backfilling the same dates again changes nothing.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
-from pathlib import Path
 
-import psycopg
 import pytest
-import requests
-from conftest import EXAMPLE_SCENARIO, cli, free_port, set_up_workspace
+from airflow_stack import airflow_components, dag_runs, wait_for_dag_parsed
+from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 from test_sync_e2e import EXPECTED_AD_RESULTS, ad_results
 
 pytestmark = pytest.mark.airflow
-
-COMPONENTS = (["api-server", "--port"], ["scheduler"], ["dag-processor"])
 
 
 @pytest.fixture
@@ -34,50 +28,9 @@ def acme(wh, fast_fake):
 
 @pytest.fixture
 def airflow_stack(acme, tmp_path, monkeypatch):
-    """Airflow's components on the tests' metadata database, on a free port, stopped afterwards."""
-    # No run of an earlier test in the way: the scheduler then starts its own latest run afresh.
-    with psycopg.connect(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", ""),
-                         autocommit=True) as conn:
-        conn.execute("truncate dag_run, backfill_dag_run, backfill cascade")
-    port = free_port()
-    base = f"http://localhost:{port}"
-    monkeypatch.setenv("AIRFLOW__API__PORT", str(port))
-    monkeypatch.setenv("AIRFLOW__API__BASE_URL", base)
-    monkeypatch.setenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"{base}/execution/")
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "5")
-    processes = []
-    for command in COMPONENTS:
-        args = ["airflow", *command] + ([str(port)] if command[-1] == "--port" else [])
-        log = open(tmp_path / f"airflow-{command[0]}.log", "wb")
-        processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/api/v2/monitor/health", timeout=2).ok:
-                break
-        except requests.RequestException:
-            time.sleep(1)
-    else:
-        pytest.fail(f"the api-server did not start: {(tmp_path / 'airflow-api-server.log').read_text()[-3000:]}")
-    yield base
-    for process in processes:
-        os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def dag_runs(base: str, dag_id: str) -> list[dict]:
-    from cometly_elt.trigger import admin_login
-
-    user, password = admin_login()
-    token = requests.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=30)
-    runs = requests.get(f"{base}/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}, timeout=30,
-                        headers={"Authorization": f"Bearer {token.json()['access_token']}"})
-    runs.raise_for_status()
-    return runs.json()["dag_runs"]
+    """Airflow's components (LocalExecutor), started after the workspace is set up."""
+    with airflow_components(tmp_path, monkeypatch) as base:
+        yield base
 
 
 def wait_for_runs(base: str, dag_id: str, backfilled: int, timeout: float = 900) -> list[dict]:
@@ -97,10 +50,7 @@ def wait_for_runs(base: str, dag_id: str, backfilled: int, timeout: float = 900)
 def test_backfill_create_reproduces_runs_and_rerunning_changes_nothing(wh, airflow_stack):
     dag_id = "cometly_sync_pro"
     # Make sure the dag-processor has serialized the DAG before asking for a backfill.
-    deadline = time.monotonic() + 120
-    while subprocess.run(["airflow", "dags", "details", dag_id], capture_output=True).returncode != 0:
-        assert time.monotonic() < deadline, "the dag-processor did not parse the DAGs"
-        time.sleep(3)
+    wait_for_dag_parsed(dag_id)
 
     create = subprocess.run(["airflow", "backfill", "create", "--dag-id", dag_id,
                              "--from-date", "2026-03-04T00:00:00+00:00", "--to-date", "2026-03-04T05:00:00+00:00"],
