@@ -283,6 +283,29 @@ def test_rebuilding_one_workspace_and_date_leaves_other_dates_and_workspaces_alo
     assert campaign_results(wh, BETA) == BETA_CAMPAIGN_RESULTS
 
 
+def test_one_build_of_several_workspaces_replaces_each_ones_own_scope_only(wh):
+    land_example(wh)
+    land_beta(wh)
+    dbt.build()
+    land_events(wh, ACME, [("105", "purchase", "purchase", "2026-03-02T20:00:00Z", "10", None,
+                            ACME_ACCOUNT, "2000000001", "3000000001", "4000000001", None, None)])
+    delete_event(wh, ACME, "103")  # 2026-03-04: outside Acme's scope below
+    delete_event(wh, BETA, "101")  # Beta's only purchase, 2026-03-03: inside Beta's scope
+
+    # What a plan DAG's run does: one build, each workspace with the dates its sync touched.
+    dbt.build_workspaces([dbt.WorkspaceScope(ACME, date(2026, 3, 2), date(2026, 3, 2)),
+                          dbt.WorkspaceScope(BETA, date(2026, 3, 3), date(2026, 3, 3))])
+
+    assert ad_result_counts(wh, ACME) == {
+        (date(2026, 3, 2), "4000000001", "purchase"): 2,  # 101 and the new 105
+        (date(2026, 3, 2), "4000000002", "lead_generated"): 1,
+        (date(2026, 3, 4), "4000000002", "custom_event_3"): 1,  # not in the scope: still there
+    }
+    assert ad_results(wh, BETA) == []
+    # Beta Launch still spent 20.00 on 03-03: its row stays, with no result
+    assert [r[6:9] for r in campaign_results(wh, BETA)] == [(0, Decimal("0"), Decimal("20.00"))]
+
+
 def test_a_conversion_that_lost_its_attribution_disappears_on_rebuild(wh):
     land_example(wh)
     dbt.build()

@@ -34,7 +34,8 @@ def test_unit_tests_pass(wh):
         "each_campaign_counts_its_own_result_event",
         "cost_per_result_and_roas_are_null_exactly_when_dividing_by_zero",
         "a_relabelled_custom_event_shows_its_catalog_label",
-        "ad_results_show_only_selected_events_with_current_labels",
+        "selected_conversions_show_current_labels_and_their_meta_ad",
+        "ad_results_take_meta_ids_when_known_and_sum_per_ad",
     } <= passed
 
 

@@ -54,7 +54,7 @@ def _label(workspace: dict) -> None:
 
 @task_group(group_id="sync_workspace")
 def sync_workspace(workspace: dict):
-    """Cometly extract+load, Meta extract+load, a pending reprocess, dbt build of the dates touched, then Last Synced."""
+    """Cometly extract+load, Meta extract+load, then a pending reprocess; dbt comes after, once per run."""
 
     @task(map_index_template="{{ workspace_label }}")
     def plan(workspace: dict) -> dict:
@@ -69,8 +69,8 @@ def sync_workspace(workspace: dict):
         with _user_errors_fail_fast(), sync.recording_errors(workspace["workspace_id"]), warehouse.connect() as conn:
             return asdict(sync.plan_sync(conn, workspace["workspace_id"], start, end, full_refresh))
 
-    def step(fn_name: str, **task_kwargs):
-        @task(task_id=fn_name, map_index_template="{{ workspace_label }}", **task_kwargs)
+    def step(fn_name: str):
+        @task(task_id=fn_name, map_index_template="{{ workspace_label }}")
         def run_step(plan: dict):
             from cometly_elt import sync
 
@@ -85,14 +85,43 @@ def sync_workspace(workspace: dict):
     planned = plan(workspace)
     cometly = step("extract_cometly")(planned)
     meta = step("extract_meta")(cometly)
-    reprocessed = step("reprocess")(meta)
-    built = step("build_marts", pool=DBT_POOL, outlets=MART_ASSETS)(reprocessed)
-    return step("mark_synced")(built)
+    return step("reprocess")(meta)
 
 
-@task(trigger_rule="all_done")
-def report(workspaces: list[dict] | None) -> None:
-    """End the run failed, naming the workspaces whose sync failed; the others are synced."""
+# The last task of sync_workspace: its XCom is the plan of a workspace whose extraction finished.
+EXTRACTED = "sync_workspace.reprocess"
+
+
+@task(pool=DBT_POOL, outlets=MART_ASSETS, trigger_rule="all_done")
+def build_marts(workspaces: list[dict] | None) -> list[dict]:
+    """One dbt build for the dates every extracted workspace touched (dbt's start-up and the
+    shared views cost the same for one workspace or two hundred); a workspace whose
+    extraction failed is left out and keeps its Last Synced."""
+    from cometly_elt import sync
+
+    ti = get_current_context()["ti"]
+    pulled = [ti.xcom_pull(task_ids=EXTRACTED, map_indexes=index) for index in range(len(workspaces or []))]
+    with _user_errors_fail_fast():
+        return sync.build_marts([sync.SyncPlan.from_xcom(plan) for plan in pulled if plan])
+
+
+@task
+def mark_synced(built: list[dict]) -> list[str]:
+    """Last Synced of every workspace whose marts were built; the ids it marked."""
+    from cometly_elt import sync
+
+    plans = [sync.SyncPlan.from_xcom(plan) for plan in built]
+    sync.mark_synced(plans)
+    return [plan.workspace_id for plan in plans]
+
+
+# The verdict on the run: retrying it would only delay a failed run's end.
+@task(trigger_rule="all_done", retries=0)
+def report(workspaces: list[dict] | None, marked: list[str] | None) -> None:
+    """End the run failed, naming the workspaces whose sync failed; the others are synced.
+
+    Failed means not marked synced by this run, with the error recorded for `status`
+    when there is one (a step that could not even record it still counts)."""
     from cometly_elt import sync, warehouse
 
     if workspaces is None:
@@ -100,11 +129,21 @@ def report(workspaces: list[dict] | None) -> None:
         raise RuntimeError("the workspaces to sync could not be found: see the first task's log")
     ids = [w["workspace_id"] for w in workspaces]
     with warehouse.connect() as conn:
-        failed = sync.failed_since(conn, ids, get_current_context()["dag_run"].start_date)
+        recorded = dict(sync.failed_since(conn, ids, get_current_context()["dag_run"].start_date))
+    failed = [(ws, recorded.get(ws, "no error recorded: see its tasks' logs in this run"))
+              for ws in ids if ws not in set(marked or [])]
     if failed:
         names = "; ".join(f"{ws}: {error}" for ws, error in failed)
         raise RuntimeError(f"{len(failed)} of {len(ids)} workspaces failed to sync: {names}")
     print(f"{len(ids)} workspaces synced")
+
+
+def _sync_steps(workspaces) -> None:
+    """Per workspace (mapped) extraction, then the run's one dbt build, Last Synced, and the report."""
+    extracted = sync_workspace.expand(workspace=workspaces)
+    built = build_marts(workspaces)
+    extracted >> built
+    report(workspaces, mark_synced(built))
 
 
 def _dag(dag_id: str, *, tags: list[str], **kwargs) -> DAG:
@@ -124,8 +163,9 @@ def plan_dag(plan_name: str) -> DAG:
 
 Each run syncs every **active** {plan_name.title()} workspace for the run's data interval
 (UTC) plus a re-pull lookback (Cometly 3 days, Meta 28 days); a workspace's first sync
-covers its whole history. Per workspace: Cometly extract+load → Meta extract+load →
-dbt build of the local dates touched → Last Synced. Paused workspaces are skipped.
+covers its whole history. Per workspace: Cometly extract+load → Meta extract+load; then
+one dbt build of the local dates every workspace touched → Last Synced. Paused
+workspaces are skipped.
 One workspace failing does not stop the others; the run then ends failed and names them
 (`cometly-elt status ID` shows the error).
 
@@ -141,9 +181,7 @@ Reproduce past runs with `airflow backfill create --dag-id cometly_sync_{plan_na
             with warehouse.connect() as conn:
                 return sync.active_workspaces(conn, plan=plan_name)
 
-        workspaces = find_workspaces()
-        synced = sync_workspace.expand(workspace=workspaces)
-        synced >> report(workspaces)
+        _sync_steps(find_workspaces())
     return dag
 
 
@@ -175,9 +213,7 @@ synced point (minus the re-pull lookback) up to now, or its whole history with
             with _user_errors_fail_fast(), warehouse.connect() as conn:
                 return [sync.sync_now_workspace(conn, workspace_id)]
 
-        workspaces = find_workspace()
-        synced = sync_workspace.expand(workspace=workspaces)
-        synced >> report(workspaces)
+        _sync_steps(find_workspace())
     return dag
 
 

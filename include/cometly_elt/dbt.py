@@ -1,10 +1,11 @@
-"""Build the dbt marts in-process, for everything or for the (workspace, local dates) a sync touched.
+"""Build the dbt marts in-process, for everything or for the (workspace, local dates) syncs touched.
 
 The scope (dbt_project/macros/sync_scope.sql) is given as dbt vars:
 
     workspace_id            the workspace a sync touched
     date_from, date_to      the local report dates it touched, inclusive
     full_refresh_workspace  every date of workspace_id (reprocess, timezone change)
+    workspaces              a list of the above, one per workspace (`build_workspaces`)
 
 Without any, every workspace and date is rebuilt. `run` hands a scope to dbt in the
 environment variable COMETLY_DBT_SCOPE instead of --vars: dbt parses the whole project
@@ -24,6 +25,7 @@ import shutil
 import tempfile
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Iterator
@@ -39,7 +41,7 @@ PROJECT_DIR = Path(os.environ.get("DBT_PROJECT_DIR") or Path(__file__).resolve()
 _PROFILE_ENV = {"DBT_PG_HOST": "host", "DBT_PG_PORT": "port", "DBT_PG_USER": "user",
                 "DBT_PG_PASSWORD": "password", "DBT_PG_DBNAME": "dbname"}
 
-SCOPE_VARS = ("workspace_id", "date_from", "date_to", "full_refresh_workspace")
+SCOPE_VARS = ("workspace_id", "date_from", "date_to", "full_refresh_workspace", "workspaces")
 SCOPE_ENV = "COMETLY_DBT_SCOPE"
 
 # dbt keeps per-process global state (flags, adapters): one invocation at a time.
@@ -48,6 +50,26 @@ _ONE_AT_A_TIME = threading.Lock()
 
 class DbtBuildError(UserError):
     """dbt build failed; the message names what failed, on one line."""
+
+
+@dataclass(frozen=True)
+class WorkspaceScope:
+    """One workspace's part of a build: the local report dates a sync touched, or all of them.
+    Without a workspace: those dates of every workspace."""
+
+    workspace_id: str | None
+    date_from: date | None = None
+    date_to: date | None = None
+    full_refresh: bool = False
+
+    def as_vars(self) -> dict:
+        _check_dates(self.date_from, self.date_to)
+        return {
+            "workspace_id": self.workspace_id,
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "full_refresh_workspace": self.full_refresh,
+        }
 
 
 def build(
@@ -65,6 +87,12 @@ def build(
     run(build_args(workspace_id, date_from, date_to, full_refresh_workspace, select))
 
 
+def build_workspaces(scopes: list[WorkspaceScope]) -> None:
+    """One `dbt build` for several workspaces' scopes: dbt's start-up and the views' rebuild
+    are paid once, not once per workspace (bench/RESULTS.md "Fleet build")."""
+    run(_build_command({"workspaces": [scope.as_vars() for scope in scopes]}, None))
+
+
 def build_args(
     workspace_id: str | None = None,
     date_from: date | None = None,
@@ -73,15 +101,16 @@ def build_args(
     select: str | None = None,
 ) -> list[str]:
     """The dbt command line `build` runs (for `run`, when the per-node results matter)."""
+    return _build_command(WorkspaceScope(workspace_id, date_from, date_to, full_refresh_workspace).as_vars(), select)
+
+
+def _check_dates(date_from: date | None, date_to: date | None) -> None:
     if date_from and date_to and date_from > date_to:
         # Refused before dbt starts; the macro gives the same answer to a command-line --vars.
         raise DbtBuildError(f"dbt build failed: Compilation Error: var date_from ({date_from}) is after date_to ({date_to})")
-    build_vars = {
-        "workspace_id": workspace_id,
-        "date_from": date_from.isoformat() if date_from else None,
-        "date_to": date_to.isoformat() if date_to else None,
-        "full_refresh_workspace": full_refresh_workspace,
-    }
+
+
+def _build_command(build_vars: dict, select: str | None) -> list[str]:
     # No manifest.json or run_results.json (~0.8 s): `run` deletes its target directory anyway.
     args = ["build", "--vars", json.dumps(build_vars), "--exclude", "test_type:unit", "--no-write-json"]
     if select:

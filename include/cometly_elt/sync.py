@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 # Cometly can re-attribute recent conversions: every incremental sync re-pulls these days.
 COMETLY_LOOKBACK = timedelta(days=3)
-# A reprocess extracts the history again in chunks of this size, recording progress after each.
-REPROCESS_CHUNK = timedelta(days=7)
+# A reprocess extracts the history again in chunks of this many local days, recording progress
+# after each: long enough that waiting for a chunk's last export seldom leaves Cometly's export
+# creations idle (bench/RESULTS.md "Backfill planning"), short enough for `status` to move.
+REPROCESS_CHUNK_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -148,16 +150,11 @@ def extract_meta(plan: SyncPlan) -> dict:
     from cometly_elt.hooks.meta import MetaAdsHook
     from cometly_elt.meta.extract import extract_account
 
-    utc_start, utc_end = plan.window
     summaries = {}
     with warehouse.connect() as conn:
         accounts = control.meta_ad_accounts(conn, plan.workspace_id)
     for account in accounts:
-        account_tz = ZoneInfo(account["timezone_name"] or "UTC")
-        since = utc_start.astimezone(account_tz).date()
-        if not plan.full_history:
-            since -= timedelta(days=INSIGHTS_LOOKBACK_DAYS)
-        until = (utc_end - timedelta(seconds=1)).astimezone(account_tz).date()
+        since, until = delivery_dates(plan, ZoneInfo(account["timezone_name"] or "UTC"))
         with warehouse.connect() as conn:
             result = extract_account(conn, MetaAdsHook(account["conn_id"]), workspace_id=plan.workspace_id,
                                      ad_account_id=account["ad_account_id"], since=since, until=until)
@@ -165,17 +162,26 @@ def extract_meta(plan: SyncPlan) -> dict:
     return summaries
 
 
+def delivery_dates(plan: SyncPlan, tz: ZoneInfo) -> tuple[date, date]:
+    """The local dates (in `tz`) of Meta delivery a sync re-reads: its window's, and on an
+    incremental sync at least the last INSIGHTS_LOOKBACK_DAYS, which Meta may restate.
+    The lookback counts from the window's end, not on top of Cometly's re-pull: 28 days stay
+    one direct insights call, where a few days more would need an async report run."""
+    utc_start, utc_end = plan.window
+    since, until = utc_start.astimezone(tz).date(), (utc_end - timedelta(seconds=1)).astimezone(tz).date()
+    if not plan.full_history:
+        since = min(since, until - timedelta(days=INSIGHTS_LOOKBACK_DAYS - 1))
+    return since, until
+
+
 def report_dates(conn, plan: SyncPlan) -> tuple[date, date]:
-    """The local report dates the plan's extraction touched: the window in the workspace's
-    timezone, widened by the Meta re-pull (spend dates are the accounts' local dates)."""
+    """The local report dates the plan's extraction touched: its Cometly window and Meta's
+    re-read delivery, in the workspace's timezone, a day wider on each side for ad accounts
+    reporting in another timezone."""
     (tz,) = conn.execute("select timezone from control.workspaces where workspace_id = %s",
                          (plan.workspace_id,)).fetchone()
-    utc_start, utc_end = plan.window
-    first = utc_start.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
-    if not plan.full_history:
-        first -= timedelta(days=INSIGHTS_LOOKBACK_DAYS)
-    last = (utc_end - timedelta(seconds=1)).astimezone(ZoneInfo(tz)).date() + timedelta(days=1)
-    return first, last
+    since, until = delivery_dates(plan, ZoneInfo(tz))
+    return since - timedelta(days=1), until + timedelta(days=1)
 
 
 def reprocess(plan: SyncPlan) -> dict | None:
@@ -183,7 +189,7 @@ def reprocess(plan: SyncPlan) -> dict | None:
 
     After a model or window change the whole history is extracted again for
     the new version (raw rows are per version, so the marts keep showing the
-    active one meanwhile), week by week with progress for `status`; then, in
+    active one meanwhile), four weeks at a time with progress for `status`; then, in
     one transaction, the new version becomes active, the old one's raw rows go,
     and the workspace's marts are marked for a full rebuild.
     """
@@ -196,23 +202,23 @@ def reprocess(plan: SyncPlan) -> dict | None:
         if building is None:
             return None
         workspace = settings["workspace"]
-        start = local_midnight_utc(workspace["history_start"], workspace["timezone"])
+        first_day, tz = workspace["history_start"], workspace["timezone"]
         end = plan.window[1]
-        total_days = (end - start).days + 1
-        chunk_start = start
+        total_days = ((end - timedelta(seconds=1)).astimezone(ZoneInfo(tz)).date() - first_day).days + 1
         with workspace_hook(plan.workspace_id, settings["cometly"]["conn_id"]) as hook:
-            while chunk_start < end:
-                chunk_end = min(chunk_start + REPROCESS_CHUNK, end)
+            # Chunks start at local midnights: one export per local day, also across DST changes.
+            for offset in range(0, total_days, REPROCESS_CHUNK_DAYS):
+                chunk_start = local_midnight_utc(first_day + timedelta(days=offset), tz)
+                chunk_end = min(local_midnight_utc(first_day + timedelta(days=offset + REPROCESS_CHUNK_DAYS), tz), end)
                 extract_window(
                     conn, hook, workspace_id=plan.workspace_id, settings_version=building["version"],
                     model=building["model"], window_days=building["window_days"],
                     event_names=[e["event_name"] for e in settings["selected_events"]],
-                    timezone=workspace["timezone"], utc_start=chunk_start, utc_end=chunk_end,
+                    timezone=tz, utc_start=chunk_start, utc_end=chunk_end,
                     method="export",  # history in bulk: Cometly's advice beyond ~10,000 events
                 )
-                chunk_start = chunk_end
                 control.merge_sync_progress(conn, plan.workspace_id, "reprocess", {
-                    "version": building["version"], "done_days": min((chunk_start - start).days, total_days),
+                    "version": building["version"], "done_days": min(offset + REPROCESS_CHUNK_DAYS, total_days),
                     "total_days": total_days,
                 })
                 conn.commit()
@@ -226,37 +232,79 @@ def reprocess(plan: SyncPlan) -> dict | None:
     return {"version": building["version"], "days": total_days}
 
 
-def build_marts(plan: SyncPlan) -> dict:
-    """dbt build of the local dates the sync touched; the workspace's whole history when its
-    first sync, a full refresh, a timezone change or a reprocess asks for it."""
+def _build_scope(conn, plan: SyncPlan, rebuild_requested: bool):
+    """The dbt scope of one workspace's sync: the local dates it touched, or its whole history
+    when its first sync, a full refresh, a timezone change or a reprocess asks for it."""
+    from cometly_elt.dbt import WorkspaceScope
+
+    date_from, date_to = report_dates(conn, plan)
+    return WorkspaceScope(plan.workspace_id, date_from, date_to, full_refresh=plan.full_history or rebuild_requested)
+
+
+def build_marts(plans: list[SyncPlan]) -> list[dict]:
+    """One dbt build for every workspace of a run whose extraction finished; the plans of
+    those whose marts were built (to be marked synced).
+
+    Should that build fail, each workspace is built on its own, so that one workspace's
+    data cannot hold back the others: the failing ones get their error recorded for
+    `status`. Raises only if none could be built.
+    """
     from cometly_elt import dbt
 
+    if not plans:
+        return []
     with warehouse.connect() as conn:
-        date_from, date_to = report_dates(conn, plan)
-        requested = control.get_workspace(conn, plan.workspace_id)["marts_rebuild_requested_at"]
-    full = plan.full_history or requested is not None
-    dbt.build(workspace_id=plan.workspace_id, date_from=date_from, date_to=date_to, full_refresh_workspace=full)
-    if requested is not None:
-        with warehouse.connect() as conn:
-            control.clear_marts_rebuild(conn, plan.workspace_id, requested)
-    return {"full_refresh": full, "date_from": date_from.isoformat(), "date_to": date_to.isoformat()}
+        requested = {p.workspace_id: control.get_workspace(conn, p.workspace_id)["marts_rebuild_requested_at"]
+                     for p in plans}
+        scopes = [_build_scope(conn, plan, requested[plan.workspace_id] is not None) for plan in plans]
+    try:
+        dbt.build_workspaces(scopes)
+        built = plans
+    except dbt.DbtBuildError as err:
+        if len(plans) == 1:
+            with recording_errors(plans[0].workspace_id):
+                raise
+        log.warning("the build of %d workspaces failed (%s); building each on its own", len(plans), err)
+        built = []
+        for plan, scope in zip(plans, scopes):
+            try:
+                with recording_errors(plan.workspace_id):
+                    dbt.build_workspaces([scope])
+                built.append(plan)
+            except dbt.DbtBuildError as one:
+                log.error("workspace %s: %s", plan.workspace_id, one)
+        if not built:
+            raise
+    with warehouse.connect() as conn:
+        for plan in built:
+            if requested[plan.workspace_id] is not None:
+                control.clear_marts_rebuild(conn, plan.workspace_id, requested[plan.workspace_id])
+    return [asdict(plan) for plan in built]
 
 
-def mark_synced(plan: SyncPlan) -> None:
+def mark_synced(plans: list[SyncPlan]) -> None:
     """Last Synced moves here, and only here: extraction and dbt both finished."""
     with warehouse.connect() as conn:
-        control.record_sync_success(conn, plan.workspace_id, plan.window[1])
+        for plan in plans:
+            control.record_sync_success(conn, plan.workspace_id, plan.window[1])
 
 
 @contextmanager
 def recording_errors(workspace_id: str) -> Iterator[None]:
-    """Record a failing step's error for `cometly-elt status`, in the user's terms, then re-raise."""
+    """Record a failing step's error for `cometly-elt status`, in the user's terms, then re-raise it.
+
+    The step's own error is what propagates even when it cannot be recorded: when the warehouse
+    itself went away (a restart), "cannot reach the warehouse" must not replace it, for that is
+    a UserError, which fails the task at once instead of letting Airflow retry it."""
     try:
         yield
     except Exception as err:
         message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
-        with warehouse.connect() as conn:
-            control.record_sync_error(conn, workspace_id, message.splitlines()[0][:500] if message else "failed")
+        try:
+            with warehouse.connect() as conn:
+                control.record_sync_error(conn, workspace_id, message.splitlines()[0][:500] if message else "failed")
+        except Exception as recording:
+            log.warning("could not record the sync error of %s (%s)", workspace_id, recording)
         raise
 
 

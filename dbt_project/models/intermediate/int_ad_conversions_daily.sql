@@ -26,8 +26,7 @@ conversions_in_scope as (
     {% if is_incremental() -%}
     -- an incremental run rebuilds its sync scope only; the first build and --full-refresh
     -- build everything
-    where {{ sync_scope_filter('conversions.workspace_id', none) }}
-        and {{ sync_scope_event_time_filter('conversions.event_time_utc') }}
+    where {{ sync_scope_event_filter('conversions.workspace_id', 'conversions.event_time_utc') }}
     {%- endif %}
 ),
 
@@ -56,6 +55,6 @@ select
     sum(amount) as result_value
 from localized_conversions
 {% if is_incremental() -%}
-where {{ sync_scope_filter(none, 'report_date') }}
+where {{ sync_scope_filter('workspace_id', 'report_date') }}
 {% endif -%}
 group by workspace_id, report_date, event_name, ad_account_id, campaign_id, adset_id, ad_id
