@@ -29,7 +29,6 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -43,9 +42,8 @@ from cometly_elt.cometly.extract import COLUMNS, extract_window
 from cometly_elt.cometly.windows import request_bounds
 from cometly_elt.hooks.cometly import CometlyHook
 from cometly_elt.ratelimit import RateBudget
+from results_file import write_section
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Cometly extract and load"
 TZ = "America/New_York"
 START = date(2026, 8, 1)
@@ -383,18 +381,6 @@ def report(p1: dict, p2: dict, args) -> str:
     ])
 
 
-def write_section(text: str) -> None:
-    """Replace (or add) this benchmark's section; other sections belong to others."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    start = old.find(SECTION)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if end == -1 else old[end + 1:])
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=30)
@@ -403,7 +389,7 @@ def main() -> None:
     parser.add_argument("--limited-days", type=int, default=8)
     parser.add_argument("--limited-events-per-day", type=int, default=12000)
     parser.add_argument("--export-days", type=int, default=10)
-    parser.add_argument("--write", action="store_true", help=f"write the results into {RESULTS.name}")
+    parser.add_argument("--write", action="store_true", help="write the results into RESULTS.md")
     args = parser.parse_args()
 
     db_url = bench_database()
@@ -412,7 +398,7 @@ def main() -> None:
     text = report(p1, p2, args)
     print(text)
     if args.write:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

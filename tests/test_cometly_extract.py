@@ -92,7 +92,7 @@ def ids(wh, workspace="ws1", version=1) -> list[str]:
 def batches(wh, workspace="ws1") -> list[tuple]:
     return wh.execute(
         "select method, window_start_utc, window_end_utc, event_names, received, loaded, rejected, api_calls"
-        " from raw_cometly.load_batches where workspace_id = %s order by batch_id",
+        " from raw_cometly.load_batches where workspace_id = %s order by window_start_utc, batch_id",
         (workspace,),
     ).fetchall()
 

@@ -29,6 +29,7 @@ import gzip
 import logging
 import time
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -48,13 +49,17 @@ from cometly_elt.ratelimit import RateBudget
 log = logging.getLogger(__name__)
 
 EXPORT_AFTER = timedelta(days=7)
-# Export jobs created and not yet downloaded; creates are limited to 5 a minute anyway.
-EXPORTS_IN_FLIGHT = 10
+# Export jobs created and not yet loaded. At 5 creates a minute this is ten minutes of
+# creates: Cometly's processing (about 3.5 minutes in its docs), a poll's wait behind a create
+# and files waiting to be loaded (well within the 15 minutes a download URL lasts); beyond
+# it, creating more would only pile up files.
+EXPORTS_IN_FLIGHT = 50
 # An export that ends `failed` is created again, this many times in all.
 EXPORT_ATTEMPTS = 3
-# First status poll one API minute after creating (Cometly's take minutes), then after
-# half a minute, growing by half each time up to two minutes.
-FIRST_POLL_MINUTES, NEXT_POLL_MINUTES, POLL_BACKOFF, MAX_POLL_MINUTES = 1.0, 0.5, 1.5, 2.0
+# A job is first polled at the age exports of its run are expected to take: one API minute
+# at first, raised a quarter (at most two minutes) past the age of any first poll that found
+# its job unfinished. A job polled again waits a quarter of its age more (at most two minutes).
+FIRST_POLL_MINUTES, POLL_GROWTH, MAX_POLL_STEP_MINUTES = 1.0, 1.25, 2.0
 
 COLUMNS = (
     "workspace_id", "settings_version", "event_id", "event_name", "configured_name", "event_time_utc",
@@ -329,65 +334,93 @@ class _ExportJob:
     export_id: int | None = None
     attempts: int = 0
     polls: int = 0  # since the export was created
+    created_at: float = 0.0
     poll_at: float = 0.0
 
 
-class _ExportRunner:
-    """Several export jobs in flight: create, poll with backoff, download, load each day when complete.
+def _next_poll_age(age: float) -> float:
+    return age + min(age * (POLL_GROWTH - 1), MAX_POLL_STEP_MINUTES)
 
-    Creates wait for the shared budget (5 a minute), which is the pace Cometly
-    allows; meanwhile the jobs in flight are processing, so that their first
-    poll mostly finds them done.
+
+class _ExportRunner:
+    """Export jobs in flight: create at the pace the budget allows, poll each when it should be
+    done, and download, read and load finished days in a thread of their own.
+
+    The Space's creates (5 a minute) set the pace of a backfill, so the runner keeps them
+    going: loading a day never holds back the next create, and jobs are polled once they
+    are as old as this run's exports turned out to take, mostly once each.
     """
 
     def __init__(self, extraction: _Extraction):
         self.x = extraction
         self.hook = extraction.hook
+        self.first_poll = FIRST_POLL_MINUTES  # API minutes
+        self.groups_left: dict[Piece, int] = {}
 
     def run(self, pieces: list[Piece]) -> None:
-        waiting: deque[_ExportJob] = deque()
-        groups_left = {piece: len(self.x.query.groups) for piece in pieces}
-        for piece in pieces:
-            batch = self.x.new_batch(piece)
-            waiting.extend(_ExportJob(batch, group) for group in self.x.query.groups)
-        in_flight: list[_ExportJob] = []
-        while waiting or in_flight:
-            due = min(in_flight, key=lambda j: j.poll_at, default=None)
-            may_create = waiting and len(in_flight) < EXPORTS_IN_FLIGHT
-            if due is None or (may_create and due.poll_at > time.monotonic()):
+        groups = self.x.query.groups
+        self.groups_left = {piece: len(groups) for piece in pieces}
+        waiting = deque(_ExportJob(self.x.new_batch(piece), group) for piece in pieces for group in groups)
+        loader = ThreadPoolExecutor(1, thread_name_prefix="cometly-export-load")
+        try:
+            self._drive(waiting, loader)
+        finally:
+            loader.shutdown(cancel_futures=True)
+
+    def _drive(self, waiting: deque[_ExportJob], loader: ThreadPoolExecutor) -> None:
+        polling: list[_ExportJob] = []  # created, not yet completed
+        loading: dict[Future, _ExportJob] = {}  # completed, being downloaded, read and loaded
+        while True:
+            for future in [f for f in loading if f.done()]:
+                job = loading.pop(future)
+                if not future.result():  # the download URL expired: a fresh one comes with a poll
+                    job.poll_at = time.monotonic()
+                    polling.append(job)
+            if not (waiting or polling or loading):
+                return
+            due = min(polling, key=lambda j: j.poll_at, default=None)
+            now = time.monotonic()
+            if waiting and len(polling) + len(loading) < EXPORTS_IN_FLIGHT and (due is None or due.poll_at > now):
                 job = waiting.popleft()
                 self._create(job)
-                in_flight.append(job)
+                polling.append(job)
                 continue
-            time.sleep(max(0.0, due.poll_at - time.monotonic()))
-            if self._poll(due):
-                in_flight.remove(due)
-                groups_left[due.batch.piece] -= 1
-                if groups_left[due.batch.piece] == 0:
-                    self.x.load(due.batch, "export")
+            if due is None or due.poll_at > now:
+                until = due.poll_at - now if due else None
+                if loading:
+                    wait(loading, timeout=until, return_when=FIRST_COMPLETED)
+                else:
+                    time.sleep(until)
+                continue
+            polling.remove(due)
+            url = self._poll(due)
+            if url:
+                loading[loader.submit(self._fetch, due, url)] = due
             elif due.export_id is None:  # failed: create it again
-                in_flight.remove(due)
                 waiting.appendleft(due)
+            else:
+                polling.append(due)
+
+    def _age(self, job: _ExportJob) -> float:
+        return (time.monotonic() - job.created_at) / self.x.minute
 
     def _create(self, job: _ExportJob) -> None:
         body = self.x.query.export_body(job.batch.piece.day, job.group)
         job.export_id = self.x.counted(job.batch, lambda: self.hook.create_export(body))
         job.attempts += 1
         job.polls = 0
-        job.poll_at = time.monotonic() + FIRST_POLL_MINUTES * self.x.minute
+        job.created_at = time.monotonic()
+        job.poll_at = job.created_at + self.first_poll * self.x.minute
 
-    def _poll(self, job: _ExportJob) -> bool:
-        """Poll once; True when the file is downloaded and its rows are in the job's batch."""
+    def _poll(self, job: _ExportJob) -> str | None:
+        """Poll once, unless other jobs showed it too early; the download URL once completed."""
+        if job.polls == 0 and self._age(job) < self.first_poll:
+            job.poll_at = job.created_at + self.first_poll * self.x.minute
+            return None
         status = self.x.counted(job.batch, lambda: self.hook.export_status(job.export_id))
         job.polls += 1
         if status.status == "completed" and status.download_url:
-            try:
-                body = self.hook.download(status.download_url)
-            except DownloadExpired:
-                job.poll_at = time.monotonic()  # a fresh URL comes with the next poll
-                return False
-            self._read(job, body)
-            return True
+            return status.download_url
         if status.status == "failed":
             if job.attempts >= EXPORT_ATTEMPTS:
                 raise UserError(
@@ -397,10 +430,26 @@ class _ExportRunner:
             log.warning("Cometly export %s of %s failed (%s); creating it again",
                         job.export_id, job.batch.piece.day, status.message)
             job.export_id = None
+            return None
+        age = self._age(job)
+        if job.polls == 1:
+            self.first_poll = max(self.first_poll, _next_poll_age(age))
+        job.poll_at = job.created_at + max(self.first_poll, _next_poll_age(age)) * self.x.minute
+        return None
+
+    def _fetch(self, job: _ExportJob, url: str) -> bool:
+        """In the loader thread: download and read the file, load the day once all its groups are
+        read; False if the URL expired."""
+        try:
+            body = self.hook.download(url)
+        except DownloadExpired:
             return False
-        wait = min(NEXT_POLL_MINUTES * POLL_BACKOFF ** (job.polls - 1), MAX_POLL_MINUTES)
-        job.poll_at = time.monotonic() + wait * self.x.minute
-        return False
+        self._read(job, body)
+        piece = job.batch.piece
+        self.groups_left[piece] -= 1
+        if self.groups_left[piece] == 0:
+            self.x.load(job.batch, "export")
+        return True
 
     def _read(self, job: _ExportJob, body: bytes) -> None:
         """gzip NDJSON of one local day (23, 24 or 25 hours)."""
