@@ -156,10 +156,16 @@ def example_scenario() -> dict:
 
 def cli(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
     """`cometly-elt ARGS` as a user runs it (the test's WAREHOUSE_URL and environment)."""
-    result = subprocess.run(["cometly-elt", *args], capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(["cometly-elt", *args], capture_output=True, text=True, timeout=timeout,
+                            stdin=subprocess.DEVNULL)
     if check:
         assert result.returncode == 0, f"cometly-elt {' '.join(args)}: {result.stderr}"
     return result
+
+
+def cli_ok(*args: str) -> str:
+    """The output of `cometly-elt ARGS`, which must succeed."""
+    return cli(*args).stdout
 
 
 def set_up_workspace(api: FakeApi, workspace_id: str, *, plan: str = "pro", api_key: str = "ck_acme_live",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+from functools import partial
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
-from conftest import free_port
+from airflow_stack import metadata_connection as airflow_db
+from conftest import cli as checked_cli, free_port
 
 from cometly_elt import credentials
 from cometly_elt.meta.accounts import TimezoneMismatch, timezone_mismatches
@@ -23,13 +22,10 @@ HOW = ("create a new one (Meta Business Settings → System users → Generate t
        " then run 'cometly-elt meta connect h2acme --ad-account {account} --access-token NEW_TOKEN'")
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["cometly-elt", *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+# These tests read the exit code and messages themselves.
+cli = partial(checked_cli, check=False)
 
 
-def airflow_db() -> psycopg.Connection:
-    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://")
-    return psycopg.connect(url, autocommit=True)
 
 
 def stored_connections() -> list[tuple]:

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 
-import psycopg
 import pytest
+from airflow_stack import metadata_connection as airflow_db
+from conftest import cli as checked_cli
 
 # Labels people type: quotes, a semicolon, SQL, non-Latin scripts; stored and shown verbatim.
 NASTY_NAME = "O'Brien \"Shop\"; drop table control.workspaces; -- Ünïcødé 店舗 🚀"
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["cometly-elt", *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+# These tests read the exit code and messages themselves.
+cli = partial(checked_cli, check=False)
 
 
-def airflow_db() -> psycopg.Connection:
-    """Airflow's metadata database, where stored credentials live."""
-    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://")
-    return psycopg.connect(url, autocommit=True)
 
 
 def test_add_stores_the_workspace_and_list_shows_its_name_verbatim(wh):
