@@ -6,7 +6,7 @@ A Space with 100,000 events a day, extracted for a year by the product's three p
 that fetch history in bulk, under Cometly's documented limits (5 export creates and 30
 status polls a minute per Space) on the fake's sped-up clock:
   first sync    `sync.extract_cometly` of the whole history: one `extract_window`;
-  reprocess     `sync.reprocess` (after a model change): one `extract_window` per week;
+  reprocess     `sync.reprocess` (after a model change): one `extract_window` per 28 local days;
   result backfill  `result_backfill.extract_chunk` of `plan_chunks`' months, 4 at a time
                 in 4 processes sharing the Space's budget, as the DAG's mapped tasks
                 (`max_active_tis_per_dagrun=4`) run them.
@@ -500,8 +500,8 @@ def report(args, loads: list[DayLoad], runs: list[Run], fake_mb: float, per_day:
         f" {args.clock_speed:g}, so that a day's load takes at least the share of a create slot it takes at the"
         f" real clock (a batch's fixed cost and the fake's file writing come on top); {per_day * args.days:,}"
         f" events in the fake ({fake_mb:.0f} MB resident), not 36.5M. Paths: first sync = `sync.extract_cometly`"
-        " of the whole history (one `extract_window`); reprocess = `sync.reprocess` (one `extract_window` a"
-        " week); result backfill = `result_backfill.plan_chunks` + `extract_chunk` per month in"
+        " of the whole history (one `extract_window`); reprocess = `sync.reprocess` (one `extract_window` per"
+        " 28 local days); result backfill = `result_backfill.plan_chunks` + `extract_chunk` per month in"
         f" {PARALLEL_CHUNKS} processes sharing the Space's budget, a process taking the next month when done"
         " (the DAG's `max_active_tis_per_dagrun=4`, without Airflow's task start-up). Export timing: the fake's"
         " (done 1 minute after creation) or the documented one (§7.4: about 3.5 minutes, however often"
@@ -547,15 +547,11 @@ READING = [
     " a few while it learns (`before`: polls at 1, 1.5, 2.25, 3.4 and 5.1 minutes, 5 for a 3.5-minute"
     " export).",
     "",
-    "Reprocess stays far from the minimum whatever the runner: `sync.reprocess` calls `extract_window`"
-    " once a week, and each call waits for its last export before the next week's first create (7"
-    " creates take 2 of Cometly's minutes, then the last one's processing); and its weeks are 7 × 24 h"
-    " from the history start's midnight in UTC, so between the spring and autumn DST changes every week"
-    " boundary falls at 01:00 local time and the day it cuts is exported twice (the creates above the"
-    " days). And each week's runner learns anew how long exports take, a few polls each time. All three"
-    " are in `sync.py`, not in the runner: chunks of whole local days (the next chunk starting at"
-    " `local_midnight_utc(day + 7)`), and one runner for the whole history (progress reported per"
-    " loaded day) or chunks of a few months, would bring it to the first sync's figures.",
+    "Reprocess is further from the minimum than the other paths: `sync.reprocess` calls `extract_window`"
+    " once per 28 local days (to report progress), and each call waits for its last export, and"
+    " relearns how long exports take, before the next chunk's first create: 13 tails of one export's"
+    " processing in a year. One runner for the whole history, reporting progress per loaded day,"
+    " would bring it to the first sync's figures.",
 ]
 
 
