@@ -52,13 +52,13 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import psycopg
 import requests
 
 from cometly_elt.cometly import extract
+from bench_db import bench_database
 from results_file import write_section
 
 CURRENT_RUNNER = extract._ExportRunner
@@ -77,22 +77,6 @@ FAKE_DONE_MINUTES = 1.0  # cometly_api.EXPORT_DONE_AFTER
 
 
 # ---------------------------------------------------------------- set-up
-
-def bench_database() -> str:
-    base = os.environ.get("WAREHOUSE_URL")
-    if not base:
-        sys.exit("WAREHOUSE_URL is not set: source .local/env.sh first")
-    name = os.environ.get("COMETLY_BENCH_DATABASE", "cometly_bench_backfill")
-    parts = urlsplit(base)
-    with psycopg.connect(urlunsplit((*parts[:2], "/postgres", parts.query, "")), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
-    url = urlunsplit((*parts[:2], f"/{name}", parts.query, ""))
-    from cometly_elt import warehouse
-
-    warehouse.migrate(url)
-    return url
-
 
 def midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), ZoneInfo(TZ)).astimezone(timezone.utc)
@@ -566,7 +550,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the results into RESULTS.md")
     args = parser.parse_args()
 
-    db_url = bench_database()
+    db_url = bench_database("cometly_bench_backfill")
     os.environ["WAREHOUSE_URL"] = db_url
     os.environ["COMETLY_API_MINUTE_SECONDS"] = str(60 / args.clock_speed)
     work = args.work = Path(tempfile.mkdtemp(prefix="cometly-bench-backfill-"))

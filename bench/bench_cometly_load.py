@@ -29,19 +29,18 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import msgspec
 import psycopg
 import requests
 
-from cometly_elt import warehouse
 from cometly_elt.cometly import catalog
 from cometly_elt.cometly.extract import COLUMNS, extract_window
 from cometly_elt.cometly.windows import request_bounds
 from cometly_elt.hooks.cometly import CometlyHook
 from cometly_elt.ratelimit import RateBudget
+from bench_db import bench_database
 from results_file import write_section
 
 SECTION = "## Cometly extract and load"
@@ -52,20 +51,6 @@ MODEL, WINDOW_DAYS = "first_touch", 0
 
 
 # ---------------------------------------------------------------- set-up
-
-def bench_database() -> str:
-    base = os.environ.get("WAREHOUSE_URL")
-    if not base:
-        sys.exit("WAREHOUSE_URL is not set: source .local/env.sh first")
-    name = os.environ.get("COMETLY_BENCH_DATABASE", "cometly_bench")
-    parts = urlsplit(base)
-    with psycopg.connect(urlunsplit((*parts[:2], "/postgres", parts.query, "")), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
-    url = urlunsplit((*parts[:2], f"/{name}", parts.query, ""))
-    warehouse.migrate(url)
-    return url
-
 
 class Fake:
     """`cometly-elt fake serve --generate ...` on a free port."""
@@ -392,7 +377,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the results into RESULTS.md")
     args = parser.parse_args()
 
-    db_url = bench_database()
+    db_url = bench_database("cometly_bench")
     p1 = part_1(db_url, args.days, args.events_per_day, args.rounds)
     p2 = part_2(db_url, args.limited_days, args.limited_events_per_day, args.export_days)
     text = report(p1, p2, args)
