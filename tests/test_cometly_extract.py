@@ -199,14 +199,15 @@ def test_export_path_equals_list_path_row_for_row(wh, fake_api):
     assert {b[0] for b in batches(wh, "by_export")} == {"export"}
 
 
-def test_windows_longer_than_a_week_are_exported(wh, fake_api):
+def test_a_long_window_that_fits_one_page_costs_one_list_call(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
 
     result = extract(wh, api, (z("2026-02-28T05:00:00Z"), z("2026-03-07T06:00:00Z")), method="auto")
 
-    assert result.method == "export"
     assert by_time(rows(wh)) == by_time(EXAMPLE_ROWS)
-    assert len(calls(api, "create_export")) == 8  # 7 days and the first hour of 03-07
+    # Three rows in a week: one page, where one export per local day would have cost 8 creates and 8 polls.
+    assert (len(calls(api, "list_events")), len(calls(api, "create_export"))) == (1, 0)
+    assert (result.batches, result.api_calls) == (1, 1)
 
 
 # ---------------------------------------------------------------- exactly once across daylight saving
@@ -499,7 +500,7 @@ def _extract_in_another_process(args):
         hook = CometlyHook.for_key(cometly_url, "ck_test", budget=RateBudget(warehouse_url, "ws1", minute=minute))
         result = extract_window(conn, hook, workspace_id="ws1", settings_version=1, model="first_touch",
                                 window_days=0, event_names=["purchase"], timezone=NY,
-                                utc_start=window[0], utc_end=window[1], per_page=1)
+                                utc_start=window[0], utc_end=window[1], per_page=1, method="list")
         hook.budget.close()
         return result.loaded
 

@@ -1,7 +1,7 @@
 """Malformed and hostile Cometly rows through the real parsing and loading path (property-based).
 
 Each example is one batch of raw rows, as the API's JSON would carry them, fed to
-the extractor's batch (`_Batch.add`, the seam where rows are parsed) and loaded
+the extractor's batch (`Batch.add`, the seam where rows are parsed) and loaded
 into the real warehouse with the extractor's own table layout. Whatever the
 rows hold: nothing crashes, every row sent is counted (received = loaded +
 rejected), and every label comes back verbatim, from raw_cometly.events or from
@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cometly_elt.cometly.extract import _REPLACE, COLUMNS, KEY, _Batch
+from cometly_elt.cometly.extract import REPLACE
+from cometly_elt.cometly.rows import COLUMNS, KEY, Batch
 from cometly_elt.cometly.windows import Piece
 from cometly_elt.load import load_batch
 
@@ -73,12 +74,12 @@ def strings_in(value) -> set[str]:
 
 def load(conn, workspace_id: str, raw: list[bytes]):
     """Parse `raw` into one batch and load it, as `_Extraction.load` does."""
-    batch = _Batch(PIECE, (workspace_id, 1))
+    batch = Batch(PIECE, (workspace_id, 1))
     for row in raw:
         batch.add(row, ASKED, (PIECE.utc_start, PIECE.utc_end))
     return load_batch(
         conn, schema="raw_cometly", table="events", columns=COLUMNS, rows=batch.rows, rejected=batch.rejected,
-        replace_where=_REPLACE, replace_params=[workspace_id, 1, ASKED, PIECE.utc_start, PIECE.utc_end], key=KEY,
+        replace_where=REPLACE, replace_params=[workspace_id, 1, ASKED, PIECE.utc_start, PIECE.utc_end], key=KEY,
         batch={"workspace_id": workspace_id, "settings_version": 1, "method": "list",
                "window_start_utc": PIECE.utc_start, "window_end_utc": PIECE.utc_end, "event_names": ASKED,
                "api_calls": 1, "duration_ms": 0},

@@ -381,6 +381,12 @@ def activate_version(conn: psycopg.Connection, workspace_id: str, version: int) 
     )
 
 
+def request_marts_rebuild(conn: psycopg.Connection, workspace_id: str) -> None:
+    """The workspace's marts need a rebuild over its whole history (new rows far back, a new version)."""
+    conn.execute("update control.workspaces set marts_rebuild_requested_at = now() where workspace_id = %s",
+                 (workspace_id,))
+
+
 def clear_marts_rebuild(conn: psycopg.Connection, workspace_id: str, requested_at: datetime) -> None:
     """The marts were rebuilt for the request made at `requested_at`; a newer request stays."""
     conn.execute(
@@ -589,6 +595,32 @@ def merge_sync_progress(conn: psycopg.Connection, workspace_id: str, kind: str, 
 
 # ---------------------------------------------------------------- status
 
+def _days_loaded(conn: psycopg.Connection, settings: dict, version: int, until: datetime) -> dict:
+    """{loaded_days, total_days} of a version's history for all selected events together."""
+    from cometly_elt.coverage import day_progress
+
+    workspace = settings["workspace"]
+    days = day_progress(conn, workspace["workspace_id"], version, [e["event_name"] for e in settings["selected_events"]],
+                        workspace["history_start"], workspace["timezone"], until).values()
+    return {"done_days": min(d for d, _ in days), "total_days": max(t for _, t in days)}
+
+
+def _coverage(conn: psycopg.Connection, settings: dict, state: dict) -> list[dict] | None:
+    """Each selected event's history loaded (active version), in local days up to the last sync
+    (or now, before the first); None before attribution and timezone are set."""
+    from cometly_elt.coverage import day_progress
+
+    workspace, active = settings["workspace"], settings["active_version"]
+    if active is None or workspace["timezone"] is None or not settings["selected_events"]:
+        return None
+    until = state.get("synced_through") or datetime.now(UTC)
+    days = day_progress(conn, workspace["workspace_id"], active["version"],
+                        [e["event_name"] for e in settings["selected_events"]],
+                        workspace["history_start"], workspace["timezone"], until)
+    return [{"event_name": e["event_name"], "label": e["label"], "loaded_days": days[e["event_name"]][0],
+             "total_days": days[e["event_name"]][1]} for e in settings["selected_events"]]
+
+
 def workspace_status(conn: psycopg.Connection, workspace_id: str) -> dict:
     """What `cometly-elt status` shows, as plain data (no secrets: connection ids and URLs only)."""
     settings = workspace_settings(conn, workspace_id)
@@ -600,6 +632,17 @@ def workspace_status(conn: psycopg.Connection, workspace_id: str) -> dict:
     def version(row: dict | None) -> dict | None:
         return row and {"version": row["version"], "model": row["model"], "window": window_label(row["window_days"])}
 
+    progress = dict(state.get("progress") or {})
+    coverage = _coverage(conn, settings, state)
+    building = settings["building_version"]
+    if building is not None and coverage is not None:
+        days = _days_loaded(conn, settings, building["version"], datetime.now(UTC))
+        progress["reprocess"] = {"version": building["version"], **days}
+    backfill = progress.get("result_backfill")
+    if backfill and coverage is not None:
+        loaded = {c["event_name"]: c for c in coverage}.get(backfill["event"])
+        if loaded:
+            backfill.update(done_days=loaded["loaded_days"], total_days=loaded["total_days"])
     return {
         "workspace_id": workspace_id,
         "name": workspace["name"],
@@ -626,6 +669,7 @@ def workspace_status(conn: psycopg.Connection, workspace_id: str) -> dict:
         "synced_through": utc(state.get("synced_through")),
         "last_error": state.get("last_error"),
         "last_error_at": utc(state.get("last_error_at")),
-        "progress": state.get("progress") or {},
+        "coverage": coverage or [],
+        "progress": progress,
         "warnings": [m.message for m in timezone_mismatches(conn, workspace_id)],
     }

@@ -230,30 +230,27 @@ def result_backfill_dag() -> DAG:
         doc_md="""
 ### Backfill a campaign's result metric
 
-After `cometly-elt results set ID --campaign C --event E`: extracts the event's whole
-history one month per mapped task (the grid shows progress), then rebuilds the
-workspace's marts. `cometly-elt status ID` shows "backfilling result metric: N of M months".
+After `cometly-elt results set ID --campaign C --event E`: fetches the days of the event's
+history that the coverage ledger does not hold (none, and no Cometly call, when the event was
+already synced), then rebuilds the workspace's marts. `cometly-elt status ID` shows
+"Result backfill: ... N of M days".
 """,
     ) as dag:
 
         @task
-        def plan_chunks() -> dict:
+        def plan() -> dict:
             from cometly_elt import result_backfill
 
             params = get_current_context()["params"]
             with _user_errors_fail_fast():
-                return result_backfill.plan_chunks(params["workspace_id"], params["campaign_id"])
+                return result_backfill.plan(params["workspace_id"], params["campaign_id"])
 
         @task
-        def chunks_of(plan: dict) -> list[dict]:
-            return [{"workspace_id": plan["workspace_id"], "event": plan["event"], "chunk": c} for c in plan["chunks"]]
-
-        @task(map_index_template="{{ chunk.label }}", max_active_tis_per_dagrun=4)
-        def extract_chunk(workspace_id: str, event: str, chunk: dict) -> None:
+        def fill_history(plan: dict) -> dict:
             from cometly_elt import result_backfill
 
             with _user_errors_fail_fast():
-                result_backfill.extract_chunk(workspace_id, event, chunk)
+                return result_backfill.fill_history(plan["workspace_id"], plan["event"])
 
         @task(pool=DBT_POOL, outlets=MART_ASSETS)
         def rebuild(plan: dict) -> None:
@@ -261,7 +258,6 @@ workspace's marts. `cometly-elt status ID` shows "backfilling result metric: N o
 
             result_backfill.rebuild(plan["workspace_id"], plan["history_start"])
 
-        planned = plan_chunks()
-        extracted = extract_chunk.expand_kwargs(chunks_of(planned))
-        extracted >> rebuild(planned)
+        planned = plan()
+        fill_history(planned) >> rebuild(planned)
     return dag

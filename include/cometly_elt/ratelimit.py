@@ -93,6 +93,7 @@ class RateBudget:
                  sleep: Callable[[float], None] = time.sleep):
         self.workspace_id = workspace_id
         self.minute = float(minute)
+        self._conninfo = conninfo
         self._sleep = sleep
         # Autocommit: a spent call must be visible to the other processes at once.
         self._conn = psycopg.connect(conninfo, autocommit=True)
@@ -102,6 +103,10 @@ class RateBudget:
     def beside(cls, conn: psycopg.Connection, workspace_id: str, **kwargs) -> RateBudget:
         """A budget in the database `conn` is connected to, on a connection of its own."""
         return cls(make_conninfo(conn.info.dsn, password=conn.info.password), workspace_id, **kwargs)
+
+    def sibling(self) -> RateBudget:
+        """The same Space's budget on a connection of its own, for another thread."""
+        return RateBudget(self._conninfo, self.workspace_id, minute=self.minute, sleep=self._sleep)
 
     def close(self) -> None:
         self._conn.close()

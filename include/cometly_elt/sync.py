@@ -1,11 +1,13 @@
 """One workspace's sync, step by step: the logic behind every sync DAG.
 
-A sync covers a window of UTC time. A workspace's first sync, and any full
-refresh, starts at its history start; later ones cover the run's data interval
-plus a re-pull lookback, because Cometly re-attributes recent conversions and
-Meta restates recent delivery. Each step is rerunnable: extraction replaces
-what it loads, dbt rebuilds the local dates it is given, and Last Synced moves
-only after the marts were built.
+A sync covers a window of UTC time: a workspace's first sync, and any full refresh, from its
+history start; later ones the run's data interval plus a re-pull lookback, because Cometly
+re-attributes recent conversions and Meta restates recent delivery. What Cometly is asked for
+is that window plus whatever the coverage ledger says is missing or still provisional over the
+whole history, for every selected event (`coverage.fetch_plan`): so an event selected later
+gets its history on the next sync, and a rerun after a crash fetches only what is missing.
+Each step is rerunnable: extraction replaces what it loads, dbt rebuilds the local dates it is
+given, and Last Synced moves only after the marts were built.
 """
 
 from __future__ import annotations
@@ -13,22 +15,17 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from cometly_elt import control, warehouse
+from cometly_elt import control, coverage, warehouse
+from cometly_elt.coverage import LOOKBACK as COMETLY_LOOKBACK
+from cometly_elt.coverage import local_midnight_utc
 from cometly_elt.errors import UserError
 from cometly_elt.meta.extract import INSIGHTS_LOOKBACK_DAYS
 
 log = logging.getLogger(__name__)
-
-# Cometly can re-attribute recent conversions: every incremental sync re-pulls these days.
-COMETLY_LOOKBACK = timedelta(days=3)
-# A reprocess extracts the history again in chunks of this many local days, recording progress
-# after each: long enough that waiting for a chunk's last export seldom leaves Cometly's export
-# creations idle (bench/RESULTS.md "Backfill planning"), short enough for `status` to move.
-REPROCESS_CHUNK_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -49,10 +46,6 @@ class SyncPlan:
     @property
     def window(self) -> tuple[datetime, datetime]:
         return datetime.fromisoformat(self.utc_start), datetime.fromisoformat(self.utc_end)
-
-
-def local_midnight_utc(day: date, tz: str) -> datetime:
-    return datetime.combine(day, time(0), ZoneInfo(tz)).astimezone(timezone.utc)
 
 
 def _not_syncing_reason(conn, workspace: dict) -> str | None:
@@ -119,26 +112,42 @@ def cometly_settings(conn, workspace_id: str) -> dict:
     }
 
 
-def extract_cometly(plan: SyncPlan) -> dict:
-    """Cometly events of the selected events for the plan's window, active settings version."""
-    from cometly_elt.cometly.extract import extract_window
+def history(conn, workspace_id: str, until: datetime) -> tuple[datetime, datetime]:
+    """[the workspace's history start (local midnight), until): what the ledger must cover."""
+    workspace = control.get_workspace(conn, workspace_id)
+    return local_midnight_utc(workspace["history_start"], workspace["timezone"]), until
+
+
+def fill_version(conn, workspace_id: str, conn_id: str, *, version: int, model: str, window_days: int,
+                 timezone: str, jobs: list[coverage.FetchJob]):
+    """Fetch and load `jobs` for one settings version, each batch committed with its coverage."""
+    from cometly_elt.cometly.extract import fill
     from cometly_elt.hooks.cometly import workspace_hook
 
-    with warehouse.connect() as conn:
+    with workspace_hook(workspace_id, conn_id) as hook:
+        return fill(conn, hook, workspace_id=workspace_id, settings_version=version, model=model,
+                    window_days=window_days, timezone=timezone, jobs=jobs, method=hook.fetch_method())
+
+
+def extract_cometly(plan: SyncPlan) -> dict:
+    """The selected events of the active settings version: the plan's window, and whatever of their
+    history the ledger does not hold as settled (an event selected since the last sync, a gap)."""
+    with warehouse.connect(autocommit=True) as conn:
         settings = cometly_settings(conn, plan.workspace_id)
-        utc_start, utc_end = plan.window
-        with workspace_hook(plan.workspace_id, settings["conn_id"]) as hook:
-            result = extract_window(
-                conn, hook, workspace_id=plan.workspace_id, settings_version=settings["version"],
-                model=settings["model"], window_days=settings["window_days"], event_names=settings["event_names"],
-                timezone=settings["timezone"], utc_start=utc_start, utc_end=utc_end,
-            )
+        jobs = coverage.fetch_plan(conn, plan.workspace_id, settings["version"], settings["event_names"],
+                                   history(conn, plan.workspace_id, plan.window[1]), reread=plan.window)
+        result = fill_version(conn, plan.workspace_id, settings["conn_id"], version=settings["version"],
+                              model=settings["model"], window_days=settings["window_days"],
+                              timezone=settings["timezone"], jobs=jobs)
+        if any(job.utc_start < plan.window[0] for job in jobs):
+            # History before the plan's window was filled: its report dates need building too.
+            control.request_marts_rebuild(conn, plan.workspace_id)
         # Labels people gave custom events travel in each row's configured_name: keep them current.
         labels = conn.execute(
             "select distinct on (event_name) event_name, configured_name from raw_cometly.events"
             " where workspace_id = %s and settings_version = %s and event_time_utc >= %s"
             "   and configured_name is not null order by event_name, event_time_utc desc",
-            (plan.workspace_id, settings["version"], utc_start),
+            (plan.workspace_id, settings["version"], min([plan.window[0], *(j.utc_start for j in jobs)])),
         ).fetchall()
         control.upsert_event_catalog(conn, plan.workspace_id, dict(labels))
     return asdict(result)
@@ -187,49 +196,31 @@ def report_dates(conn, plan: SyncPlan) -> tuple[date, date]:
 def reprocess(plan: SyncPlan) -> dict | None:
     """Build a new attribution version beside the active one, then swap it in.
 
-    After a model or window change the whole history is extracted again for
-    the new version (raw rows are per version, so the marts keep showing the
-    active one meanwhile), four weeks at a time with progress for `status`; then, in
-    one transaction, the new version becomes active, the old one's raw rows go,
-    and the workspace's marts are marked for a full rebuild.
+    After a model or window change the whole history is extracted again for the new version
+    (raw rows are per version, so the marts keep showing the active one meanwhile); the ledger
+    records each day as it lands, which is the progress `status` shows, and a rerun after a
+    crash fetches only the days still missing. Then, in one transaction, the new version becomes
+    active, the old one's raw rows and coverage go, and the workspace's marts are marked for a
+    full rebuild.
     """
-    from cometly_elt.cometly.extract import extract_window
-    from cometly_elt.hooks.cometly import workspace_hook
-
-    with warehouse.connect() as conn:
+    with warehouse.connect(autocommit=True) as conn:
         settings = control.workspace_settings(conn, plan.workspace_id)
         building = settings["building_version"]
         if building is None:
             return None
-        workspace = settings["workspace"]
-        first_day, tz = workspace["history_start"], workspace["timezone"]
-        end = plan.window[1]
-        total_days = ((end - timedelta(seconds=1)).astimezone(ZoneInfo(tz)).date() - first_day).days + 1
-        with workspace_hook(plan.workspace_id, settings["cometly"]["conn_id"]) as hook:
-            # Chunks start at local midnights: one export per local day, also across DST changes.
-            for offset in range(0, total_days, REPROCESS_CHUNK_DAYS):
-                chunk_start = local_midnight_utc(first_day + timedelta(days=offset), tz)
-                chunk_end = min(local_midnight_utc(first_day + timedelta(days=offset + REPROCESS_CHUNK_DAYS), tz), end)
-                extract_window(
-                    conn, hook, workspace_id=plan.workspace_id, settings_version=building["version"],
-                    model=building["model"], window_days=building["window_days"],
-                    event_names=[e["event_name"] for e in settings["selected_events"]],
-                    timezone=tz, utc_start=chunk_start, utc_end=chunk_end,
-                    method="export",  # history in bulk: Cometly's advice beyond ~10,000 events
-                )
-                control.merge_sync_progress(conn, plan.workspace_id, "reprocess", {
-                    "version": building["version"], "done_days": min(offset + REPROCESS_CHUNK_DAYS, total_days),
-                    "total_days": total_days,
-                })
-                conn.commit()
+        events = [e["event_name"] for e in settings["selected_events"]]
+        wanted = history(conn, plan.workspace_id, plan.window[1])
+        jobs = coverage.fetch_plan(conn, plan.workspace_id, building["version"], events, wanted, reread=plan.window)
+        fill_version(conn, plan.workspace_id, settings["cometly"]["conn_id"], version=building["version"],
+                     model=building["model"], window_days=building["window_days"],
+                     timezone=settings["workspace"]["timezone"], jobs=jobs)
         with conn.transaction():
             control.activate_version(conn, plan.workspace_id, building["version"])
             conn.execute("delete from raw_cometly.events where workspace_id = %s and settings_version <> %s",
                          (plan.workspace_id, building["version"]))
-            conn.execute("update control.workspaces set marts_rebuild_requested_at = now() where workspace_id = %s",
-                         (plan.workspace_id,))
-            control.merge_sync_progress(conn, plan.workspace_id, "reprocess", None)
-    return {"version": building["version"], "days": total_days}
+            coverage.forget_other_versions(conn, plan.workspace_id, building["version"])
+            control.request_marts_rebuild(conn, plan.workspace_id)
+    return {"version": building["version"], "days": (wanted[1] - wanted[0]).days}
 
 
 def _build_scope(conn, plan: SyncPlan, rebuild_requested: bool):

@@ -32,6 +32,14 @@ def _version(v: dict) -> str:
     return f"{v['model']}, window {v['window']} (settings version {v['version']})"
 
 
+def _coverage_lines(s: dict) -> list[tuple[str, str]]:
+    """Each selected event's history loaded, as "purchase 330 of 330 days"."""
+    if not s["coverage"]:
+        return []
+    return [("History loaded", ", ".join(
+        f"{c['event_name']} {c['loaded_days']} of {c['total_days']} days" for c in s["coverage"]))]
+
+
 def status_lines(s: dict) -> list[tuple[str, str]]:
     """(label, value) pairs in display order."""
     workspace_id = s["workspace_id"]
@@ -61,6 +69,7 @@ def status_lines(s: dict) -> list[tuple[str, str]]:
         ("Meta ad accounts", ", ".join(
             f"{a['ad_account_id']}" + (f" ({a['name']})" if a["name"] else "") for a in s["meta_ad_accounts"]
         ) or "none connected"),
+        *_coverage_lines(s),
         ("Last Synced", _when(s["last_synced_at"])),
         ("Last error", f"{s['last_error']} ({_when(s['last_error_at'])})" if s["last_error"] else "none"),
     ]
@@ -71,7 +80,8 @@ def status_lines(s: dict) -> list[tuple[str, str]]:
     backfill = s["progress"].get("result_backfill")
     if backfill:
         lines.append(("Result backfill", f"campaign {backfill['campaign_id']} → {backfill['event']}:"
-                                         f" {backfill['done']} of {backfill['total']} months, {backfill['state']}"))
+                                         f" {backfill.get('done_days', 0)} of {backfill.get('total_days', 0)} days,"
+                                         f" {backfill['state']}"))
     lines += [("Warning", warning) for warning in s["warnings"]]
     if s["setup_problem"]:
         lines.append(("Next step", s["setup_problem"]))

@@ -1,112 +1,67 @@
-"""Cometly events of one window → `raw_cometly.events`, replacing what the window held.
+"""Cometly events → `raw_cometly.events`, by the cheapest way the Space's limits allow.
 
-A window [utc_start, utc_end) is cut into pieces (`windows.py`), each fetched
-and loaded as one batch: its rows replace the piece's slice of the table (this
-workspace, settings version and events, `event_time_utc` in the piece) in one
-transaction, so a rerun never duplicates and a conversion that lost its
-attribution disappears.
+What to fetch comes from the coverage ledger (`coverage.fetch_plan`): jobs of one request
+group's events over a UTC range. Each job is cut into pieces (`windows.py`), each fetched
+and loaded as one batch: its rows replace the piece's slice of the table (workspace,
+settings version, the job's events, `event_time_utc` in the piece) and the ledger claims
+the piece, in one transaction. A rerun never duplicates, a conversion that lost its
+attribution disappears, and a crash leaves the ledger true.
 
-List or export, the rule (`method="auto"`): a window longer than
-`EXPORT_AFTER` (7 days: first syncs, reprocessing after a settings change,
-backfills) is fetched with export jobs, one per local day and group of events;
-shorter ones (incremental syncs: the data interval plus the re-pull lookback)
-with GET /events. A list page holds 4,000 events at 7 calls a minute, so small
-windows cost one or two calls; an export costs a create (5 a minute) and status
-polls whatever its size, and Cometly recommends exports beyond ~10,000 events,
-which long windows reach.
+List pages or exports (`method="auto"`). A list page holds up to 4,000 rows at 7 calls a
+minute; an export holds one local day whatever its size, at 5 creates a minute, and is
+ready a few minutes after its creation. The two budgets are separate, so a big job uses
+both at once:
 
-Every row the API sends for a piece is counted: loaded, or rejected with a
-reason and the row as received, as JSON (no id, a bad timestamp, a non-numeric
-amount, an event not asked for, a time outside what was asked). Rows from the margin a
-request had to take beyond the piece (a DST-widened bound, the part of an
-exported local day outside the window) belong to a neighbouring window and are
-not this batch's: received = loaded + rejected, always.
+1. one list request over the whole job: a Space whose job fits in one page costs one call;
+2. while the pages show that listing the rest would take no longer than one export, keep
+   paging that request;
+3. otherwise list forward from the oldest day, in windows of about ten pages sized by the
+   density seen so far, while exports take days backward from the newest. An export is
+   created only while listing is not expected to reach its day before the export would be
+   ready; when the two meet, the job is done.
+
+`method="list"` or `"export"` forces one way: for tests, and for an operator through the
+connection's extra (`{"fetch": "export"}`), when one endpoint misbehaves.
 """
 
 from __future__ import annotations
 
-import gzip
 import logging
+import threading
 import time
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-import msgspec
 import psycopg
+from psycopg.conninfo import make_conninfo
 
+from cometly_elt import coverage
 from cometly_elt.cometly import catalog
-from cometly_elt.cometly.windows import SECOND, Piece, day_pieces, local_day_span, request_bounds
+from cometly_elt.cometly.export_jobs import FIRST_POLL_MINUTES, ExportRunner
+from cometly_elt.cometly.rows import COLUMNS, KEY, Batch
+from cometly_elt.cometly.windows import SECOND, Piece, day_pieces, request_bounds
+from cometly_elt.coverage import FetchJob
 from cometly_elt.errors import UserError
-from cometly_elt.hooks.cometly import CometlyHook, DownloadExpired
-from cometly_elt.load import BatchResult, Rejected, load_batch
-from cometly_elt.ratelimit import RateBudget
+from cometly_elt.hooks.cometly import CometlyHook, EventPage
+from cometly_elt.load import BatchResult, load_batch
+from cometly_elt.ratelimit import DOCUMENTED_LIMITS, RateBudget
 
 log = logging.getLogger(__name__)
 
-EXPORT_AFTER = timedelta(days=7)
-# Export jobs created and not yet loaded. At 5 creates a minute this is ten minutes of
-# creates: Cometly's processing (about 3.5 minutes in its docs), a poll's wait behind a create
-# and files waiting to be loaded (well within the 15 minutes a download URL lasts); beyond
-# it, creating more would only pile up files.
-EXPORTS_IN_FLIGHT = 50
-# An export that ends `failed` is created again, this many times in all.
-EXPORT_ATTEMPTS = 3
-# A job is first polled at the age exports of its run are expected to take: one API minute
-# at first, raised a quarter (at most two minutes) past the age of any first poll that found
-# its job unfinished. A job polled again waits a quarter of its age more (at most two minutes).
-FIRST_POLL_MINUTES, POLL_GROWTH, MAX_POLL_STEP_MINUTES = 1.0, 1.25, 2.0
-
-COLUMNS = (
-    "workspace_id", "settings_version", "event_id", "event_name", "configured_name", "event_time_utc",
-    "amount", "order_id", "account_id", "account_name", "campaign_id", "campaign_name",
-    "adset_id", "adset_name", "ad_id", "ad_name",
-)
-KEY = ("workspace_id", "settings_version", "event_id")
-_REPLACE = (
+METHODS = ("auto", "list", "export")
+# The slice of raw_cometly.events one batch replaces.
+REPLACE = (
     "workspace_id = %s and settings_version = %s and event_name = any(%s)"
     " and event_time_utc >= %s and event_time_utc < %s"
 )
-
-Id = int | str | None
-
-
-class _Row(msgspec.Struct):
-    """An event row as Cometly sends it (ids may come as numbers)."""
-
-    id: Id = None
-    event_time_utc: datetime | None = None
-    event_name: str | None = None
-    configured_name: str | None = None
-    amount: Decimal | None = None
-    order_id: Id = None
-    account_id: Id = None
-    account_name: str | None = None
-    campaign_id: Id = None
-    campaign_name: str | None = None
-    adset_id: Id = None
-    adset_name: str | None = None
-    ad_id: Id = None
-    ad_name: str | None = None
-
-
-_decode_row = msgspec.json.Decoder(_Row).decode
-
-
-def _text(value: Id) -> str | None:
-    return None if value is None else str(value)
-
-
-def _verbatim(raw: bytes | msgspec.Raw) -> Any:
-    """A rejected row's payload: the row as received (its text when it is not even JSON)."""
-    try:
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return bytes(raw).decode("utf-8", "replace")
+# A list window after the first request is sized to hold this many pages by the density seen:
+# its last page is seldom full, so fewer, longer windows waste fewer calls (here under 1 in 10),
+# while a window still ends within a couple of API minutes, where listing may meet the exports.
+LIST_WINDOW_PAGES = 9.5
+LIST_CALLS_A_MINUTE = DOCUMENTED_LIMITS["list_events"]
 
 
 @dataclass
@@ -126,82 +81,28 @@ class ExtractResult:
         self.api_calls += api_calls
 
 
-@dataclass
-class _Batch:
-    """One piece's rows as they arrive: kept, rejected with a reason, or left to a neighbouring piece."""
-
-    piece: Piece
-    prefix: tuple[str, int]  # workspace_id, settings_version
-    rows: list[tuple] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    api_calls: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    def add(self, raw: bytes | msgspec.Raw, asked_names: list[str], asked: tuple[datetime, datetime]) -> None:
-        """`asked` is [first, end) of what the request asked for, in UTC."""
-        try:
-            row = _decode_row(raw)
-        except msgspec.DecodeError as err:
-            self.rejected.append(Rejected(f"unreadable event ({err})", _verbatim(raw)))
-            return
-        at = row.event_time_utc
-        if at is not None and at.tzinfo is not None and self.piece.utc_start <= at < self.piece.utc_end:
-            reason = self._problem(row, asked_names)
-        elif at is not None and at.tzinfo is not None and asked[0] <= at < asked[1]:
-            return  # the margin: a neighbouring window's row
-        elif at is None:
-            reason = "event has no event_time_utc"
-        elif at.tzinfo is None:
-            reason = f"event_time_utc {at.isoformat()} has no timezone"
-        else:
-            reason = f"event_time_utc {at.isoformat()} is outside the time range asked for"
-        if reason:
-            self.rejected.append(Rejected(reason, _verbatim(raw)))
-            return
-        self.rows.append((
-            *self.prefix, str(row.id), row.event_name, row.configured_name, at,
-            0 if row.amount is None else row.amount, _text(row.order_id),
-            _text(row.account_id), row.account_name, _text(row.campaign_id), row.campaign_name,
-            _text(row.adset_id), row.adset_name, _text(row.ad_id), row.ad_name,
-        ))
-
-    @staticmethod
-    def _problem(row: _Row, asked_names: list[str]) -> str | None:
-        if row.id is None or row.id == "":
-            return "event has no id"
-        if row.event_name is None:
-            return "event has no event_name"
-        if row.event_name not in asked_names:
-            return f"event {row.event_name!r} was not asked for"
-        if row.amount is not None and not row.amount.is_finite():
-            return f"amount {row.amount} is not a number"
-        if any(isinstance(value, str) and "\x00" in value for value in msgspec.structs.astuple(row)):
-            return "a text field holds a NUL character, which PostgreSQL text cannot store"
-        return None
-
-
 @dataclass(frozen=True)
-class _Query:
-    """What every request of one extraction asks for, but the time range."""
+class Query:
+    """What every request of one job asks for, but the time range."""
 
-    groups: list[list[str]]
+    events: list[str]  # one request group
     model: str
     window: int
     per_page: int
 
-    def list_params(self, group: list[str]) -> list[tuple[str, Any]]:
+    def list_params(self) -> list[tuple[str, Any]]:
         # Laravel reads arrays as name[]=a&name[]=b.
         return (
-            [("event_names[]", name) for name in group]
+            [("event_names[]", name) for name in self.events]
             + [("sources[]", source) for source in catalog.META_SOURCES]
             + [("attribution_model", self.model), ("attribution_window", self.window)]
             + [("fields[]", name) for name in catalog.EVENT_FIELDS]
             + [("per_page", self.per_page)]
         )
 
-    def export_body(self, day, group: list[str]) -> dict[str, Any]:
+    def export_body(self, day) -> dict[str, Any]:
         return {
-            "date": day.isoformat(), "event_names": group, "sources": list(catalog.META_SOURCES),
+            "date": day.isoformat(), "event_names": self.events, "sources": list(catalog.META_SOURCES),
             "attribution_model": self.model, "attribution_window": self.window,
             "fields": list(catalog.EVENT_FIELDS),
         }
@@ -222,242 +123,259 @@ def extract_window(
     method: str = "auto",
     per_page: int = catalog.MAX_PER_PAGE,
 ) -> ExtractResult:
-    """Extract and load the selected events of [utc_start, utc_end) for one workspace and settings version.
-
-    `hook` spends the Space's shared rate budget; without one it gets a budget
-    in `conn`'s database for this call. `per_page` exists for tests.
-    """
+    """Extract and load the events of [utc_start, utc_end), whatever the ledger says (a forced re-read)."""
     if utc_start.tzinfo is None or utc_end.tzinfo is None:
         raise ValueError("utc_start and utc_end must be timezone-aware")
-    if method == "auto":
-        method = "export" if utc_end - utc_start > EXPORT_AFTER else "list"
-    if method not in ("list", "export"):
-        raise ValueError(f"method must be auto, list or export, not {method!r}")
-    result = ExtractResult(method)
-    if not event_names or utc_start >= utc_end:
-        return result
     try:
-        query = _Query(catalog.request_groups(event_names), catalog.api_model(model),
-                       catalog.api_window(window_days), per_page)
+        groups = catalog.request_groups(event_names)
     except ValueError as err:
         raise UserError(f"cannot extract from Cometly: {err}") from None
-    tz = ZoneInfo(timezone)
-    pieces = day_pieces(utc_start, utc_end, tz) if method == "export" else [Piece(utc_start, utc_end)]
+    jobs = [FetchJob(tuple(group), utc_start, utc_end) for group in groups] if utc_start < utc_end else []
+    return fill(conn, hook, workspace_id=workspace_id, settings_version=settings_version, model=model,
+                window_days=window_days, timezone=timezone, jobs=jobs, method=method, per_page=per_page)
+
+
+def fill(
+    conn: psycopg.Connection,
+    hook: CometlyHook,
+    *,
+    workspace_id: str,
+    settings_version: int,
+    model: str,
+    window_days: int,
+    timezone: str,
+    jobs: list[FetchJob],
+    method: str = "auto",
+    per_page: int = catalog.MAX_PER_PAGE,
+) -> ExtractResult:
+    """Fetch and load every job (`coverage.fetch_plan`), each batch committed with its coverage.
+
+    `conn` loads the batches, each in a transaction of its own when it is in autocommit mode.
+    `hook` spends the Space's shared rate budget; without one it gets a budget in `conn`'s
+    database for this call. `per_page` exists for tests and benchmarks.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be auto, list or export, not {method!r}")
+    result = ExtractResult(method)
+    if not jobs:
+        return result
+    try:
+        api_model, api_window = catalog.api_model(model), catalog.api_window(window_days)
+    except ValueError as err:
+        raise UserError(f"cannot extract from Cometly: {err}") from None
     own_budget = hook.budget is None
     if own_budget:
         hook.budget = RateBudget.beside(conn, workspace_id)
     try:
-        extraction = _Extraction(conn, hook, query, tz, workspace_id, settings_version, event_names, result)
-        extraction.run(pieces)
+        for job in jobs:
+            query = Query(list(job.events), api_model, api_window, per_page)
+            Extraction(conn, hook, query, ZoneInfo(timezone), workspace_id, settings_version, result).run(
+                Piece(job.utc_start, job.utc_end), method)
+            log.info("Cometly %s → raw_cometly.events %s (%s, %s): %s", workspace_id, list(job.events),
+                     job.utc_start, job.utc_end, result)
     finally:
         if own_budget:
             hook.budget.close()
             hook.budget = None
-    log.info("Cometly %s → raw_cometly.events (%s, %s): %s", workspace_id, utc_start, utc_end, result)
     return result
 
 
-class _Extraction:
-    def __init__(self, conn, hook: CometlyHook, query: _Query, tz: ZoneInfo, workspace_id: str,
-                 settings_version: int, event_names: list[str], result: ExtractResult):
+class Extraction:
+    """One job: its events over one UTC range, listed, exported or both."""
+
+    def __init__(self, conn, hook: CometlyHook, query: Query, tz: ZoneInfo, workspace_id: str,
+                 settings_version: int, result: ExtractResult):
         self.conn, self.hook, self.query, self.tz = conn, hook, query, tz
         self.workspace_id, self.settings_version = workspace_id, settings_version
-        self.event_names = sorted(set(event_names))
         self.result = result
         self.minute = hook.budget.minute
+        self._counts = threading.Lock()
 
-    def run(self, pieces: list[Piece]) -> None:
-        exports = []
-        for piece in pieces:
-            if piece.day is None:
-                self.load(self._fetch_list(piece), "list")
-            else:
-                exports.append(piece)
-        if exports:
-            _ExportRunner(self).run(exports)
+    def run(self, whole: Piece, method: str) -> None:
+        if method == "list":
+            self.load(self.list_piece(whole, self.hook), "list")
+        elif method == "export":
+            pieces = day_pieces(whole.utc_start, whole.utc_end, self.tz)
+            for piece in pieces:
+                if piece.day is None:  # a repeated hour at midnight no day's export reaches
+                    self.load(self.list_piece(piece, self.hook), "list")
+            days = iter([p for p in pieces if p.day is not None])
+            ExportRunner(self, lambda _minutes: next(days, None)).run()
+        else:
+            self._auto(whole)
 
-    def new_batch(self, piece: Piece) -> _Batch:
-        return _Batch(piece, (self.workspace_id, self.settings_version))
+    # ------------------------------------------------------------ batches
 
-    def counted(self, batch: _Batch, call: Callable[[], Any]) -> Any:
+    def new_batch(self, piece: Piece) -> Batch:
+        return Batch(piece, (self.workspace_id, self.settings_version))
+
+    def counted(self, batch: Batch, call: Callable[[], Any], hook: CometlyHook | None = None) -> Any:
         """Run one hook call, charging the API calls it made (retries included) to `batch`."""
-        before = self.hook.api_calls
+        hook = hook or self.hook
+        before = hook.api_calls
         try:
             return call()
         finally:
-            batch.api_calls += self.hook.api_calls - before
+            batch.api_calls += hook.api_calls - before
 
-    def _fetch_list(self, piece: Piece) -> _Batch:
+    def load(self, batch: Batch, method: str, conn=None) -> None:
+        """The batch's rows replace its piece's slice, and the ledger claims the piece, in one transaction."""
+        conn = conn or self.conn
+        piece = batch.piece
+        with conn.transaction():
+            loaded = load_batch(
+                conn,
+                schema="raw_cometly",
+                table="events",
+                columns=COLUMNS,
+                rows=batch.rows,
+                rejected=batch.rejected,
+                replace_where=REPLACE,
+                replace_params=[self.workspace_id, self.settings_version, self.query.events,
+                                piece.utc_start, piece.utc_end],
+                key=KEY,
+                batch={
+                    "workspace_id": self.workspace_id,
+                    "settings_version": self.settings_version,
+                    "method": method,
+                    "window_start_utc": piece.utc_start,
+                    "window_end_utc": piece.utc_end,
+                    "event_names": sorted(self.query.events),
+                    "api_calls": batch.api_calls,
+                    "duration_ms": int((time.monotonic() - batch.started) * 1000),
+                },
+            )
+            coverage.record(conn, self.workspace_id, self.settings_version, self.query.events,
+                            piece.utc_start, piece.utc_end)
+        with self._counts:
+            self.result.add(loaded, batch.api_calls)
+
+    # ------------------------------------------------------------ listing
+
+    def _pages(self, piece: Piece, hook: CometlyHook):
+        """(batch, pages): the piece's batch and its GET /events pages, which fill it as they are read."""
         batch = self.new_batch(piece)
         bounds = request_bounds(piece.utc_start, piece.utc_end, self.tz)
         first, last = bounds.reads(self.tz)
         asked = (first, last + SECOND)  # inclusive to the second
-        for group in self.query.groups:
-            pages = self.hook.event_pages(self.query.list_params(group) + list(bounds.params.items()))
-            while (page := self.counted(batch, lambda: next(pages, None))) is not None:
+        pages = hook.event_pages(self.query.list_params() + list(bounds.params.items()))
+
+        def read() -> EventPage | None:
+            page = self.counted(batch, lambda: next(pages, None), hook)
+            if page is not None:
                 for raw in page.data:
-                    batch.add(raw, group, asked)
+                    batch.add(raw, self.query.events, asked)
+            return page
+
+        return batch, read
+
+    def list_piece(self, piece: Piece, hook: CometlyHook) -> Batch:
+        batch, read = self._pages(piece, hook)
+        while read() is not None:
+            pass
         return batch
 
-    def load(self, batch: _Batch, method: str) -> None:
-        piece = batch.piece
-        loaded = load_batch(
-            self.conn,
-            schema="raw_cometly",
-            table="events",
-            columns=COLUMNS,
-            rows=batch.rows,
-            rejected=batch.rejected,
-            replace_where=_REPLACE,
-            replace_params=[self.workspace_id, self.settings_version, self.event_names, piece.utc_start, piece.utc_end],
-            key=KEY,
-            batch={
-                "workspace_id": self.workspace_id,
-                "settings_version": self.settings_version,
-                "method": method,
-                "window_start_utc": piece.utc_start,
-                "window_end_utc": piece.utc_end,
-                "event_names": self.event_names,
-                "api_calls": batch.api_calls,
-                "duration_ms": int((time.monotonic() - batch.started) * 1000),
-            },
-        )
-        self.result.add(loaded, batch.api_calls)
+    # ------------------------------------------------------------ both ways at once
+
+    def _auto(self, whole: Piece) -> None:
+        batch, read = self._pages(whole, self.hook)
+        page = read()
+        if page is None or not page.next_cursor:
+            self.load(batch, "list")
+            return
+        per_page = page.per_page or self.query.per_page
+        density = _density(batch, len(page.data))
+        left_pages = density * (whole.utc_end - whole.utc_start).total_seconds() / per_page - 1
+        if left_pages / LIST_CALLS_A_MINUTE <= FIRST_POLL_MINUTES:  # no export could be ready sooner
+            while read() is not None:
+                pass
+            self.load(batch, "list")
+            return
+        with self._counts:  # the first page's rows are fetched again by the side that takes them
+            self.result.api_calls += batch.api_calls
+        log.info("Cometly %s: about %.0f pages to list from %s to %s; listing from the oldest day while"
+                 " exporting from the newest", self.workspace_id, left_pages + 1, whole.utc_start, whole.utc_end)
+        _Meeting(self, day_pieces(whole.utc_start, whole.utc_end, self.tz), density, per_page).run()
 
 
-@dataclass
-class _ExportJob:
-    """One local day's export of one group of events."""
-
-    batch: _Batch
-    group: list[str]
-    export_id: int | None = None
-    attempts: int = 0
-    polls: int = 0  # since the export was created
-    created_at: float = 0.0
-    poll_at: float = 0.0
+def _density(batch: Batch, rows: int) -> float:
+    """Rows per second over the span of time a page's rows covered (one page: a lower bound on its span)."""
+    times = [row[5] for row in batch.rows]
+    span = (max(times) - min(times)).total_seconds() if len(times) > 1 else 0
+    return rows / max(span, 1.0)
 
 
-def _next_poll_age(age: float) -> float:
-    return age + min(age * (POLL_GROWTH - 1), MAX_POLL_STEP_MINUTES)
+class _Meeting:
+    """Listing forward from the oldest piece while exports take pieces backward from the newest.
 
-
-class _ExportRunner:
-    """Export jobs in flight: create at the pace the budget allows, poll each when it should be
-    done, and download, read and load finished days in a thread of their own.
-
-    The Space's creates (5 a minute) set the pace of a backfill, so the runner keeps them
-    going: loading a day never holds back the next create, and jobs are polled once they
-    are as old as this run's exports turned out to take, mostly once each.
+    The pieces are local days (and, where a repeated hour at midnight falls between two days'
+    exports, a list-only piece). Each side claims pieces under one lock, so every piece is
+    fetched once, by one side; the job is done when the two meet.
     """
 
-    def __init__(self, extraction: _Extraction):
-        self.x = extraction
-        self.hook = extraction.hook
-        self.first_poll = FIRST_POLL_MINUTES  # API minutes
-        self.groups_left: dict[Piece, int] = {}
+    def __init__(self, x: Extraction, pieces: list[Piece], density: float, per_page: int):
+        self.x, self.pieces, self.per_page = x, pieces, per_page
+        self.lo, self.hi = 0, len(pieces)  # the list takes pieces[lo], the exports pieces[hi - 1]
+        self.listed_rows, self.listed_seconds = 0, 0.0
+        self.density = density  # rows per second, until the list has measured its own
+        self.stopped = False
+        self.lock = threading.Lock()
 
-    def run(self, pieces: list[Piece]) -> None:
-        groups = self.x.query.groups
-        self.groups_left = {piece: len(groups) for piece in pieces}
-        waiting = deque(_ExportJob(self.x.new_batch(piece), group) for piece in pieces for group in groups)
-        loader = ThreadPoolExecutor(1, thread_name_prefix="cometly-export-load")
+    def run(self) -> None:
+        lister = ThreadPoolExecutor(1, thread_name_prefix="cometly-list")
+        listed = lister.submit(self._list)
         try:
-            self._drive(waiting, loader)
+            ExportRunner(self.x, self._next_export).run()
+        except BaseException:
+            self.stopped = True
+            raise
         finally:
-            loader.shutdown(cancel_futures=True)
+            lister.shutdown(wait=True)
+        listed.result()
 
-    def _drive(self, waiting: deque[_ExportJob], loader: ThreadPoolExecutor) -> None:
-        polling: list[_ExportJob] = []  # created, not yet completed
-        loading: dict[Future, _ExportJob] = {}  # completed, being downloaded, read and loaded
-        while True:
-            for future in [f for f in loading if f.done()]:
-                job = loading.pop(future)
-                if not future.result():  # the download URL expired: a fresh one comes with a poll
-                    job.poll_at = time.monotonic()
-                    polling.append(job)
-            if not (waiting or polling or loading):
-                return
-            due = min(polling, key=lambda j: j.poll_at, default=None)
-            now = time.monotonic()
-            if waiting and len(polling) + len(loading) < EXPORTS_IN_FLIGHT and (due is None or due.poll_at > now):
-                job = waiting.popleft()
-                self._create(job)
-                polling.append(job)
-                continue
-            if due is None or due.poll_at > now:
-                until = due.poll_at - now if due else None
-                if loading:
-                    wait(loading, timeout=until, return_when=FIRST_COMPLETED)
-                else:
-                    time.sleep(until)
-                continue
-            polling.remove(due)
-            url = self._poll(due)
-            if url:
-                loading[loader.submit(self._fetch, due, url)] = due
-            elif due.export_id is None:  # failed: create it again
-                waiting.appendleft(due)
-            else:
-                polling.append(due)
+    def _rows(self, first: int, end: int) -> float:
+        return self.density * sum((p.utc_end - p.utc_start).total_seconds() for p in self.pieces[first:end])
 
-    def _age(self, job: _ExportJob) -> float:
-        return (time.monotonic() - job.created_at) / self.x.minute
+    def _next_export(self, export_minutes: float) -> Piece | None:
+        """The newest piece left, unless listing should reach it before its export would be ready."""
+        with self.lock:
+            if self.stopped or self.lo >= self.hi or self.pieces[self.hi - 1].day is None:
+                return None
+            list_minutes = self._rows(self.lo, self.hi - 1) / self.per_page / LIST_CALLS_A_MINUTE
+            if list_minutes <= export_minutes:
+                return None
+            self.hi -= 1
+            return self.pieces[self.hi]
 
-    def _create(self, job: _ExportJob) -> None:
-        body = self.x.query.export_body(job.batch.piece.day, job.group)
-        job.export_id = self.x.counted(job.batch, lambda: self.hook.create_export(body))
-        job.attempts += 1
-        job.polls = 0
-        job.created_at = time.monotonic()
-        job.poll_at = job.created_at + self.first_poll * self.x.minute
+    def _claim_window(self) -> Piece | None:
+        """The oldest pieces left, as many as about LIST_WINDOW_PAGES pages hold (one at least)."""
+        with self.lock:
+            if self.stopped or self.lo >= self.hi:
+                return None
+            end = self.lo + 1
+            while end < self.hi and self._rows(self.lo, end + 1) <= LIST_WINDOW_PAGES * self.per_page:
+                end += 1
+            window = Piece(self.pieces[self.lo].utc_start, self.pieces[end - 1].utc_end)
+            self.lo = end
+            return window
 
-    def _poll(self, job: _ExportJob) -> str | None:
-        """Poll once, unless other jobs showed it too early; the download URL once completed."""
-        if job.polls == 0 and self._age(job) < self.first_poll:
-            job.poll_at = job.created_at + self.first_poll * self.x.minute
-            return None
-        status = self.x.counted(job.batch, lambda: self.hook.export_status(job.export_id))
-        job.polls += 1
-        if status.status == "completed" and status.download_url:
-            return status.download_url
-        if status.status == "failed":
-            if job.attempts >= EXPORT_ATTEMPTS:
-                raise UserError(
-                    f"Cometly's export of {job.batch.piece.day} failed {job.attempts} times"
-                    f" ({status.message or 'no reason given'}): run the sync again later"
-                )
-            log.warning("Cometly export %s of %s failed (%s); creating it again",
-                        job.export_id, job.batch.piece.day, status.message)
-            job.export_id = None
-            return None
-        age = self._age(job)
-        if job.polls == 1:
-            self.first_poll = max(self.first_poll, _next_poll_age(age))
-        job.poll_at = job.created_at + max(self.first_poll, _next_poll_age(age)) * self.x.minute
-        return None
-
-    def _fetch(self, job: _ExportJob, url: str) -> bool:
-        """In the loader thread: download and read the file, load the day once all its groups are
-        read; False if the URL expired."""
+    def _list(self) -> None:
+        hook = self.x.hook.sibling()
+        conn = psycopg.connect(make_conninfo(self.x.conn.info.dsn, password=self.x.conn.info.password),
+                               autocommit=True)
         try:
-            body = self.hook.download(url)
-        except DownloadExpired:
-            return False
-        self._read(job, body)
-        piece = job.batch.piece
-        self.groups_left[piece] -= 1
-        if self.groups_left[piece] == 0:
-            self.x.load(job.batch, "export")
-        return True
+            while (window := self._claim_window()) is not None:
+                batch = self.x.list_piece(window, hook)
+                self.x.load(batch, "list", conn)
+                with self.lock:
+                    self.listed_rows += len(batch.rows) + len(batch.rejected)
+                    self.listed_seconds += (window.utc_end - window.utc_start).total_seconds()
+                    self.density = max(self.listed_rows, 1) / self.listed_seconds
+        except BaseException:
+            self.stopped = True
+            raise
+        finally:
+            conn.close()
+            if hook.budget:
+                hook.budget.close()
 
-    def _read(self, job: _ExportJob, body: bytes) -> None:
-        """gzip NDJSON of one local day (23, 24 or 25 hours)."""
-        try:
-            lines = gzip.decompress(body).splitlines()
-        except (OSError, EOFError) as err:
-            raise UserError(f"Cometly's export of {job.batch.piece.day} is not a readable gzip file ({err})") from None
-        asked = local_day_span(job.batch.piece.day, self.x.tz)
-        for line in lines:
-            if line.strip():
-                job.batch.add(line, job.group, asked)

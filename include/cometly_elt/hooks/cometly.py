@@ -91,6 +91,7 @@ class EventPage(msgspec.Struct):
 
     data: list[msgspec.Raw]
     next_cursor: str | None = None
+    per_page: int | None = None  # the page size Cometly used, which may be smaller than the one asked for
 
 
 class _Labels(msgspec.Struct):
@@ -155,6 +156,24 @@ class CometlyHook(HttpHook):
         hook = cls("cometly_unsaved", **kwargs)
         hook._unsaved = Connection(conn_id="cometly_unsaved", conn_type=cls.conn_type, host=base_url, password=api_key)
         return hook
+
+    def sibling(self) -> CometlyHook:
+        """A hook on the same key and the same Space budget, for another thread: a hook's session and its
+        budget's database connection serve one thread at a time. Close its budget when done."""
+        hook = type(self)(self.cometly_conn_id, budget=self.budget.sibling() if self.budget else None,
+                          max_attempts=self.max_attempts, timeout=self.timeout)
+        hook._unsaved = self._unsaved
+        return hook
+
+    def fetch_method(self) -> str:
+        """How extraction reads Cometly: `auto` (the cheapest way the limits allow), or the connection's
+        extra `{"fetch": "list"}` / `{"fetch": "export"}` when an operator must avoid one endpoint."""
+        from cometly_elt.cometly.extract import METHODS
+
+        method = self.get_connection(self.cometly_conn_id).extra_dejson.get("fetch", "auto")
+        if method not in METHODS:
+            raise UserError(f"the Cometly connection's extra has fetch={method!r}: use auto, list or export")
+        return method
 
     def get_connection(self, conn_id: str):
         """The stored connection, in a task or outside one; the key is masked in logs from here on."""
