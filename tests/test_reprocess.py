@@ -49,10 +49,11 @@ def test_model_change_is_built_beside_and_swapped_in_only_when_complete(wh, fast
     assert status()["building"]["version"] == 2
     assert marts(wh) == FIRST_TOUCH
 
-    # Cometly refuses the reprocess's exports: the sync fails, the marts keep the old, complete numbers.
+    # Cometly refuses the reprocess's request (the sync's second: the first re-reads the active version's
+    # last days): the sync fails, the marts keep the old, complete numbers.
     requests.put(f"{api.url}/_fake/faults", timeout=10, json={"rules": [
-        {"api": "cometly", "method": "POST", "path": "/events/exports$", "fault": "status", "status": 422,
-         "body": {"message": "The date field is required."}}]}).raise_for_status()
+        {"api": "cometly", "method": "GET", "path": "/events$", "calls": [2], "fault": "status", "status": 422,
+         "body": {"message": "The attribution model field is invalid."}}]}).raise_for_status()
     assert cli("sync", WS, check=False).returncode != 0
     assert marts(wh) == FIRST_TOUCH
     assert status()["attribution"]["version"] == 1

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from conftest import cli as checked_cli, cli_ok as ok
 
 LABEL = 'Demo "Booked"; ✓ 予約'
 ERROR = "Cometly rejected this API key: it may have expired or been revoked."
+
+
+def days_since_june_2025() -> int:
+    """Local days of New York from 2025-06-01 to today: what a new settings version must load."""
+    return (datetime.now(ZoneInfo("America/New_York")).date() - date(2025, 6, 1)).days + 1
 
 
 # These tests read the exit code and messages themselves.
@@ -27,8 +34,12 @@ def _set_up_everything(wh) -> None:
     wh.execute("insert into control.meta_ad_accounts (workspace_id, ad_account_id, conn_id, base_url, name, currency,"
                " timezone_name) values ('h3-acme', '1000000001', 'meta_h3-acme_1000000001', 'https://graph.facebook.com',"
                " 'Acme Ads', 'USD', 'America/New_York')")
-    wh.execute("insert into control.sync_state (workspace_id, last_synced_at, last_error, last_error_at)"
-               " values ('h3-acme', '2026-03-05T12:00:00Z', %s, '2026-03-05T13:00:00Z')", (ERROR,))
+    wh.execute("insert into control.sync_state (workspace_id, last_synced_at, synced_through, last_error, last_error_at)"
+               " values ('h3-acme', '2026-03-05T12:00:00Z', '2025-06-10T04:00:00Z', %s, '2026-03-05T13:00:00Z')",
+               (ERROR,))
+    # what loading leaves in the ledger: purchases of 2025-06-01..04 (New York days, UTC-4), and half of 06-05
+    wh.execute("insert into control.event_coverage (workspace_id, settings_version, event_name, covered) values"
+               " ('h3-acme', 1, 'purchase', '{[2025-06-01T04:00:00Z,2025-06-05T16:00:00Z)}')")
     ok("cometly", "select", "h3-acme", LABEL, "purchase")
     ok("workspace", "pause", "h3-acme")
 
@@ -47,8 +58,10 @@ def test_status_shows_every_setting_and_the_sync_state(wh):
         "Timezone          America/New_York\n"
         f"Events            purchase, {LABEL} (custom_event_3)\n"
         "Meta ad accounts  1000000001 (Acme Ads)\n"
+        "History loaded    purchase 4 of 9 days, custom_event_3 0 of 9 days\n"
         "Last Synced       2026-03-05 12:00:00 UTC\n"
         f"Last error        {ERROR} (2026-03-05 13:00:00 UTC)\n"
+        f"Reprocessing      0 of {days_since_june_2025()} days (version 2)\n"
     )
 
 
@@ -80,10 +93,14 @@ def test_status_json(wh):
         ],
         "setup_problem": None,
         "last_synced_at": "2026-03-05T12:00:00+00:00",
-        "synced_through": None,
+        "synced_through": "2025-06-10T04:00:00+00:00",
         "last_error": ERROR,
         "last_error_at": "2026-03-05T13:00:00+00:00",
-        "progress": {},
+        "coverage": [
+            {"event_name": "purchase", "label": "purchase", "loaded_days": 4, "total_days": 9},
+            {"event_name": "custom_event_3", "label": LABEL, "loaded_days": 0, "total_days": 9},
+        ],
+        "progress": {"reprocess": {"version": 2, "done_days": 0, "total_days": days_since_june_2025()}},
         "warnings": [],
     }
 

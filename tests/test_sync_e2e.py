@@ -23,7 +23,9 @@ timezone America/New_York, which is UTC-5 before 2026-03-08):
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
@@ -97,10 +99,13 @@ def test_sync_now_then_result_metric_gives_the_hand_worked_marts(acme, wh):
         ("2026-03-02", "2000000001", "Spring Sale", "purchase", 1, Decimal("89.5"), Decimal("45.50"), 3900, 71,
          Decimal("45.50"), Decimal("1.9670")),
     ]
-    # History from 2026-02-15 to today (2026-11) is 10 calendar months: one mapped chunk each.
-    backfill = json.loads(cli("status", WS, "--json").stdout)["progress"]["result_backfill"]
-    assert backfill == {"campaign_id": "2000000001", "event": "purchase", "done": 10, "total": 10, "state": "done"}
-    assert "10 of 10 months, done" in cli("status", WS).stdout
+    # purchase was synced: its whole history, 2026-02-15 to the last sync's day, was loaded already.
+    status = json.loads(cli("status", WS, "--json").stdout)
+    days = (datetime.fromisoformat(status["synced_through"]).astimezone(ZoneInfo("America/New_York")).date()
+            - date(2026, 2, 15)).days + 1
+    assert status["progress"]["result_backfill"] == {"campaign_id": "2000000001", "event": "purchase",
+                                                      "state": "done", "done_days": days, "total_days": days}
+    assert f"{days} of {days} days, done" in cli("status", WS).stdout
 
 
 def test_rerunning_sync_changes_nothing(acme, wh):

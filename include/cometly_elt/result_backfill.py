@@ -34,14 +34,15 @@ def plan(workspace_id: str, campaign_id: str) -> dict:
     return {"workspace_id": workspace_id, "event": event, "history_start": history_start.isoformat()}
 
 
-def fill_history(workspace_id: str, event: str, now: datetime | None = None) -> dict:
-    """The event's days missing from the ledger up to now, fetched and loaded (provisional days are
-    the syncs' to re-read); {"jobs", "api_calls"}, both 0 when it was covered."""
-    now = now or datetime.now(timezone.utc)
+def fill_history(workspace_id: str, event: str) -> dict:
+    """The event's days missing from the ledger up to the last sync (up to now before the first one),
+    fetched and loaded: later data, and provisional days, are the syncs' to read. {"jobs", "api_calls"},
+    both 0 when the event was covered."""
     with warehouse.connect(autocommit=True) as conn:
         settings = cometly_settings(conn, workspace_id)
+        until = (control.sync_state(conn, workspace_id) or {}).get("synced_through") or datetime.now(timezone.utc)
         jobs = coverage.fetch_plan(conn, workspace_id, settings["version"], [event],
-                                   history(conn, workspace_id, now), provisional_is_missing=False)
+                                   history(conn, workspace_id, until), provisional_is_missing=False)
         result = fill_version(conn, workspace_id, settings["conn_id"], version=settings["version"],
                               model=settings["model"], window_days=settings["window_days"],
                               timezone=settings["timezone"], jobs=jobs)
