@@ -11,7 +11,7 @@ status polls a minute per Space) on the fake's sped-up clock:
                 in 4 processes sharing the Space's budget, as the DAG's mapped tasks
                 (`max_active_tis_per_dagrun=4`) run them.
 Each under two export timings: the fake's (done 60 s after creation) and the documented
-one (done about 3.5 minutes after creation, reference §7.4, however often it is polled),
+one (done about 3.5 minutes after creation, docs/cometly-api.md §7.4, however often it is polled),
 and with two export runners in turn: `before` (the runner as it was, kept here as the
 baseline) and `after` (`cometly_elt.cometly.extract._ExportRunner` as it is).
 
