@@ -1,1 +1,1 @@
-"""Faithful fakes of the Cometly and Meta APIs, served from a scenario file (shared/scenarios/FORMAT.md)."""
+"""Faithful fakes of the Cometly and Meta APIs, served from a scenario file (docs/scenarios.md)."""

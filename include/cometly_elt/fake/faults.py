@@ -43,12 +43,10 @@ import re
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from cometly_elt.errors import UserError
-
-if TYPE_CHECKING:
-    from cometly_elt.fake.context import Call
+from cometly_elt.fake.calls import Call
 
 FAULTS = ("status", "timeout", "reset", "malformed_json")
 MAX_HANG_SECONDS = 300.0

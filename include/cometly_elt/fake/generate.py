@@ -1,4 +1,4 @@
-"""Seeded, deterministic worlds in scenario form (shared/scenarios/FORMAT.md), for the demo and benchmarks.
+"""Seeded, deterministic worlds in scenario form (docs/scenarios.md), for the demo and benchmarks.
 
 Each generated Space comes with its own Meta ad account in the same timezone.
 Cometly touchpoints on facebook_ads/instagram_ads name that account's real
