@@ -4,9 +4,9 @@ kept to its rate budget; and the `Call` that the log and the fault schedule both
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ def _contacts(space: dict, where: str) -> None:
             if not isinstance(event["event_name"], str) or event["event_name"] not in EVENT_NAMES:
                 _fail(f"{eat}.event_name", "expected a standard event name or custom_event_1..custom_event_50")
             _utc_time(event["time_utc"], f"{eat}.time_utc")
-            if "amount" in event and (isinstance(event["amount"], bool) or not isinstance(event["amount"], (int, float))):
+            amount = event.get("amount", 0)
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)):
                 _fail(f"{eat}.amount", "expected a number")
             if "order_id" in event:
                 _string(event["order_id"], f"{eat}.order_id")

@@ -4,8 +4,8 @@ Cometly does not publish its own rule."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from cometly_elt.fake.cometly.world import Event, Touch
 

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from cometly_elt.fake.cometly.attribution import Attribution
 from cometly_elt.fake.cometly.vocabulary import TOUCHPOINT_FIELDS

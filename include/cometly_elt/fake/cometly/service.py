@@ -4,8 +4,8 @@ authentication (401/403 spend no quota), then the rate limit, then validation (4
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -86,10 +86,8 @@ class CometlyService:
             body = {}  # Laravel reads an unparsable JSON body as no input
         query = parse_export_request(body if isinstance(body, dict) else {}, space)
         export = self.exports.create(space, query, self.ctx.clock.now())
-        return JSONResponse(
-            {"export_id": export.id, "status": "queued", "message": "Export queued. Poll its status until it completes."},
-            status_code=202,
-        )
+        message = "Export queued. Poll its status until it completes."
+        return JSONResponse({"export_id": export.id, "status": "queued", "message": message}, status_code=202)
 
     async def export_status(self, request: Request, space: Space) -> Response:
         body = self.exports.status(request.path_params["export_id"], space, self.ctx.clock.now(),

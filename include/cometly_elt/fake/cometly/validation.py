@@ -12,7 +12,12 @@ from cometly_elt.fake.cometly.attribution import Attribution
 from cometly_elt.fake.cometly.errors import ApiError
 from cometly_elt.fake.cometly.events import SELECTABLE_FIELDS, EventQuery
 from cometly_elt.fake.cometly.vocabulary import (
-    ATTRIBUTION_MODELS, ATTRIBUTION_WINDOWS, EVENT_NAMES, QUERY_MODES, SOURCES, TOUCHPOINT_FIELDS,
+    ATTRIBUTION_MODELS,
+    ATTRIBUTION_WINDOWS,
+    EVENT_NAMES,
+    QUERY_MODES,
+    SOURCES,
+    TOUCHPOINT_FIELDS,
 )
 from cometly_elt.fake.cometly.world import Space
 
