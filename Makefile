@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := source .local/env.sh
 
-.PHONY: setup test demo airflow down lock bench
+.PHONY: setup test demo airflow down lock bench lint
 
 setup:
 	@scripts/setup.sh
@@ -18,6 +18,11 @@ airflow: setup
 
 down:
 	@scripts/down.sh
+
+# ruff over the whole tree, as configured in pyproject.toml; needs only the .venv (set up once if missing).
+lint:
+	@test -x .venv/bin/ruff || scripts/setup.sh
+	@.venv/bin/ruff check .
 
 # Re-resolve requirements.in into the pinned requirements.txt (needs .local/uv from make setup).
 lock:

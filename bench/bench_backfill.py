@@ -11,7 +11,7 @@ status polls a minute per Space) on the fake's sped-up clock:
                 in 4 processes sharing the Space's budget, as the DAG's mapped tasks
                 (`max_active_tis_per_dagrun=4`) run them.
 Each under two export timings: the fake's (done 60 s after creation) and the documented
-one (done about 3.5 minutes after creation, reference §7.4, however often it is polled),
+one (done about 3.5 minutes after creation, docs/cometly-api.md §7.4, however often it is polled),
 and with two export runners in turn: `before` (the runner as it was, kept here as the
 baseline) and `after` (`cometly_elt.cometly.extract._ExportRunner` as it is).
 
@@ -73,7 +73,7 @@ REAL_DAY_EVENTS = 100_000
 CREATES_PER_MINUTE, POLLS_PER_MINUTE = 5, 30
 PARALLEL_CHUNKS = 4  # the result-backfill DAG's max_active_tis_per_dagrun
 TIMINGS = {"fake": None, "documented": 3.5}  # export processing, fake minutes (None: the fake's own)
-FAKE_DONE_MINUTES = 1.0  # cometly_api.EXPORT_DONE_AFTER
+FAKE_DONE_MINUTES = 1.0  # cometly_elt.fake.cometly.exports.EXPORT_DONE_AFTER
 
 
 # ---------------------------------------------------------------- set-up
@@ -104,11 +104,12 @@ def busy_space(days: int, per_day: int) -> dict:
 _SERVE = """
 import sys
 from datetime import timedelta
-from cometly_elt.fake import cometly_api, server
+from cometly_elt.fake import server
+from cometly_elt.fake.cometly import exports
 path, port, speed, limits, done_minutes = sys.argv[1:]
 if done_minutes != "-":
-    cometly_api.EXPORT_DONE_AFTER = timedelta(minutes=float(done_minutes))
-    cometly_api.EXPORTS_DONE_BY_POLLS = False
+    exports.EXPORT_DONE_AFTER = timedelta(minutes=float(done_minutes))
+    exports.EXPORTS_DONE_BY_POLLS = False
 server.serve(path, int(port), limits == "on", float(speed))
 """
 

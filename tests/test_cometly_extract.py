@@ -1,6 +1,6 @@
 """Extraction and loading into raw_cometly, against the fake Cometly as a real process and a real PostgreSQL.
 
-Expected rows are worked out by hand from the scenarios (shared/scenarios/FORMAT.md).
+Expected rows are worked out by hand from the scenarios (docs/scenarios.md).
 
 example.json, First Touch – Source Specific (first_platform_touch over facebook_ads and
 instagram_ads), lifetime window, events purchase / lead_generated / custom_event_3:

@@ -25,7 +25,7 @@ def z(text: str) -> datetime:
 
 
 def cometly_reads(text: str, tz: ZoneInfo) -> datetime:
-    """The fake's rule (FORMAT.md), written independently of the code under test."""
+    """The fake's rule (docs/scenarios.md §3), written independently of the code under test."""
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz).astimezone(timezone.utc)
 
 

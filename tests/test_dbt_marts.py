@@ -1,12 +1,12 @@
 """The dbt marts on a real PostgreSQL: rows landed by SQL as extraction would land them,
 `cometly_elt.dbt.build()`, and the marts compared with rows worked out by hand.
 
-The world is /work/shared/scenarios/example.json extracted with first_platform_touch,
+The world is tests/data/example.json extracted with first_platform_touch,
 lifetime window, sources facebook_ads + instagram_ads, Space timezone America/New_York
 (EST, UTC-5, before 2026-03-08), selected events purchase, lead_generated and
 custom_event_3 ("Demo Booked"), campaign 2000000001's result metric = purchase.
 
-Attribution by FORMAT.md's rule (earliest candidate touch whose source is a Meta source
+Attribution by docs/scenarios.md §3's rule (earliest candidate touch whose source is a Meta source
 and paid, touches at or before the event, lifetime window):
 - event 101 purchase 2026-03-03T03:30Z, contact 1: candidates T1 facebook_ads 03-01
   (ad 4000000001) and T2 google_ads 03-02; T1 is credited. Local time 2026-03-02 22:30

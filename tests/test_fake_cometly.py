@@ -1,7 +1,7 @@
-"""The fake Cometly API against the documented behaviour (shared/reference/cometly-api.md §10).
+"""The fake Cometly API against the documented behaviour (docs/cometly-api.md §8).
 
 Every expected value below is worked out by hand from the scenario in the test
-(or from shared/scenarios/example.json) and FORMAT.md's attribution rules.
+(or from tests/data/example.json) and docs/scenarios.md §3's attribution rules.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_auth_401_for_missing_unknown_revoked_keys_and_403_for_an_inactive_subsc
 # ---------------------------------------------------------------- validation
 
 
-ALL_SOURCES = [  # cometly-api.md §6.2, the 52 values
+ALL_SOURCES = [  # docs/cometly-api.md §6.2, the 52 values
     "facebook_ads", "google_ads", "linkedin_ads", "tiktok_ads", "youtube_ads", "instagram_ads", "bing_ads",
     "yahoo_ads", "pinterest_ads", "reddit_ads", "snapchat_ads", "telegram_ads", "twitch_ads", "x_ads", "quora_ads",
     "duckduckgo_ads", "facebook_organic", "google_organic", "linkedin_organic", "tiktok_organic", "youtube_organic",

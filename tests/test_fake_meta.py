@@ -1,6 +1,6 @@
-"""The fake Meta Graph API, as a real process, against what shared/reference/meta-api.md documents.
+"""The fake Meta Graph API, as a real process, against what docs/meta-api.md documents.
 
-Worlds: shared/scenarios/example.json and tests/data/meta_tree.json (a tree with
+Worlds: tests/data/example.json and tests/data/meta_tree.json (a tree with
 paused, archived and deleted objects at every level). Expected values are
 worked out by hand from those files.
 """

@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.timeout(1800)]
 # COMETLY_LOAD_FLEET=5 tries the test on a small fleet first.
 FLEET = int(os.environ.get("COMETLY_LOAD_FLEET", "50"))
 PLANS = ("hobby", "pro", "ultra")
-# Per Space per minute, from shared/reference/cometly-api.md §3.2 (written here, not read from the client).
+# Per Space per minute, from docs/cometly-api.md §3.2 (written here, not read from the client).
 DOCUMENTED_LIMITS = {"list_events": 7, "get_event": 30, "create_export": 5, "export_status": 30}
 META_SOURCES = ("facebook_ads", "instagram_ads")
 # LocalExecutor's task slots. Each task is a process that spends its first seconds starting
@@ -270,7 +270,7 @@ def test_fleet_syncs_at_once_each_space_within_its_budget(wh, fleet, airflow_sta
     assert min(creates.values()) > DOCUMENTED_LIMITS["create_export"]
     meta_accounts = {m["space"] for m in log if m["api"] == "meta" and m["endpoint"] == "act/insights"}
     assert meta_accounts == {meta_id("act_1000000001", n) for n in range(1, FLEET + 1)}
-    # The fake answers 429 to a call beyond §3.2's limit in Cometly's window (Laravel's: one minute
+    # The fake answers 429 to a call beyond docs/cometly-api.md §3.2's limit in Cometly's window (Laravel's: one minute
     # from the window's first call), and the client would retry it: none at all means every Space
     # kept within its budget. A clock minute can hold more calls than the limit without a breach
     # (the end of one window and the start of the next): the table above shows them.

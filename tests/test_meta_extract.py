@@ -1,6 +1,6 @@
 """Extracting Meta ad accounts into raw_meta, against the fake Meta API as a real process and a real PostgreSQL.
 
-Expected rows are worked out by hand from shared/scenarios/example.json and
+Expected rows are worked out by hand from tests/data/example.json and
 tests/data/meta_tree.json.
 """
 

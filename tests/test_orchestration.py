@@ -1,7 +1,7 @@
 """The per-plan DAGs as the scheduler runs them (`airflow dags test DAG DATE`): which workspaces,
 which interval, failures kept apart, and a settings change swapped in whole.
 
-Attribution facts of example.json used below (worked by hand from FORMAT.md):
+Attribution facts of example.json used below (worked by hand from docs/scenarios.md §3):
 first_platform_touch credits event 102 (lead, 2026-03-02T19:00Z) to the instagram ad
 4000000002; last_platform_touch credits it to the facebook ad 4000000001 (touch of
 2026-03-02T18:00Z). Event 101 (purchase, 2026-03-03T03:30Z) goes to 4000000001 under both.

@@ -1,7 +1,7 @@
 """Settings changes: a new attribution version is built beside the active one and swapped in
 whole; a timezone change only rebuilds the marts.
 
-By hand from example.json (FORMAT.md's rule, Meta sources, lifetime):
+By hand from example.json (docs/scenarios.md §3's rule, Meta sources, lifetime):
 - first_platform_touch: 101 purchase -> ad 4000000001, 102 lead -> 4000000002 (instagram touch of
   02-20), 103 Demo Booked -> 4000000002;
 - last_platform_touch: all three -> 4000000001 (contact 2's latest paid Meta touch is the facebook

@@ -1,9 +1,9 @@
-"""The whole product path on shared/scenarios/example.json, as a user drives it.
+"""The whole product path on tests/data/example.json, as a user drives it.
 
 Real PostgreSQL, the fakes as a process, the `cometly-elt` commands as
 subprocesses, Airflow running the DAGs in-process (no scheduler), real dbt.
 
-Expected marts, worked out by hand from FORMAT.md's attribution rule
+Expected marts, worked out by hand from docs/scenarios.md §3's attribution rule
 (first_platform_touch, lifetime, sources facebook_ads + instagram_ads, Space
 timezone America/New_York, which is UTC-5 before 2026-03-08):
 

@@ -1,4 +1,4 @@
-{#- Schemas are exactly `staging`, `intermediate` and `marts` (CONTRACT §4), not dbt's
+{#- Schemas are exactly `staging`, `intermediate` and `marts` (the public names analysts query), not dbt's
     default `<target schema>_<custom schema>`. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {{ (custom_schema_name or target.schema) | trim }}

@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-# Per Space per minute (shared/reference/cometly-api.md §3.2).
+# Per Space per minute (docs/cometly-api.md §3.2).
 DOCUMENTED_LIMITS = {"list_events": 7, "get_event": 30, "create_export": 5, "export_status": 30}
 API_MINUTE = 60.0
 

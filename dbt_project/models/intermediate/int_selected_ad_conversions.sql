@@ -1,5 +1,3 @@
-{{ config(materialized='view') }}
-
 with ad_conversions as (
     select * from {{ ref('int_ad_conversions_daily') }}
 ),

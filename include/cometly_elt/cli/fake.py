@@ -16,7 +16,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     serve = sub.add_parser("serve", help="serve a scenario: Cometly under /public-api/v1, Meta under /vNN.N")
     world = serve.add_mutually_exclusive_group(required=True)
-    world.add_argument("--scenario", metavar="PATH", help="a scenario file (shared/scenarios/FORMAT.md)")
+    world.add_argument("--scenario", metavar="PATH", help="a scenario file (docs/scenarios.md)")
     world.add_argument("--generate", metavar="SPEC",
                        help="serve a generated world instead: a preset (demo), options (days=30,spaces=2)"
                             " or both (demo,seed=7)")

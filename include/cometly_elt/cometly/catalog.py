@@ -1,4 +1,4 @@
-"""Cometly's vocabulary as the public REST API spells it (shared/reference/cometly-api.md §6).
+"""Cometly's vocabulary as the public REST API spells it (docs/cometly-api.md §6).
 
 The product offers "First/Last Touch – Source Specific" over Meta; Cometly's
 API calls those models `first_platform_touch` / `last_platform_touch`, and the

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from cometly_elt.fake.calls import CallLog
 from cometly_elt.fake.faults import FaultSchedule
 
 
@@ -39,64 +39,12 @@ class Clock:
         return fake_seconds / self.speed
 
 
-@dataclass(frozen=True)
-class Call:
-    """One request to a fake API, as the call log and the fault schedule see it.
-
-    `endpoint` is a stable name (`list_events`, `act/insights`, ...) and
-    `space` the tenant it was made for (a Cometly Space id, a Meta `act_N`),
-    or None when the request does not tell.
-    """
-
-    api: str  # "cometly" or "meta"
-    method: str
-    path: str
-    endpoint: str
-    space: str | None
-
-
-class CallLog:
-    """Every API call with its fake time and status, to check later that a client kept to its rate budget."""
-
-    def __init__(self) -> None:
-        self._calls: list[tuple[Call, datetime, int]] = []
-
-    def record(self, call: Call, at: datetime, status: int) -> None:
-        self._calls.append((call, at, status))
-
-    def clear(self) -> None:
-        self._calls.clear()
-
-    def entries(self) -> list[dict]:
-        return [
-            {"api": c.api, "endpoint": c.endpoint, "space": c.space, "method": c.method, "path": c.path,
-             "at": _iso(at), "status": status}
-            for c, at, status in self._calls
-        ]
-
-    def per_minute(self) -> list[dict]:
-        """Call counts per (api, endpoint, space, fake-clock minute), with a count per status."""
-        groups: dict[tuple, Counter] = {}
-        for c, at, status in self._calls:
-            minute = _iso(at.replace(second=0, microsecond=0))
-            groups.setdefault((c.api, c.endpoint, c.space, minute), Counter())[str(status)] += 1
-        return [
-            {"api": api, "endpoint": endpoint, "space": space, "minute": minute,
-             "count": sum(statuses.values()), "statuses": dict(statuses)}
-            for (api, endpoint, space, minute), statuses in groups.items()
-        ]
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class FakeContext:
     clock: Clock = field(default_factory=Clock)
     rate_limits: bool = True
     # Filled in by the server once it knows its own address, for absolute URLs
-    # (Meta's paging.next, Cometly's next_page_url and export download_url).
+    # (Meta's paging.next).
     base_url: str = "http://127.0.0.1"
     faults: FaultSchedule = field(default_factory=FaultSchedule)
     calls: CallLog = field(default_factory=CallLog)

@@ -40,15 +40,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
 from cometly_elt.errors import UserError
-
-if TYPE_CHECKING:
-    from cometly_elt.fake.context import Call
+from cometly_elt.fake.calls import Call
 
 FAULTS = ("status", "timeout", "reset", "malformed_json")
 MAX_HANG_SECONDS = 300.0
@@ -198,7 +197,8 @@ def _parse_rule(item: Any, where: str) -> FaultRule:
     rule.body = item.get("body")
     if fault == "timeout":
         seconds = item.get("seconds")
-        if not (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 < seconds <= MAX_HANG_SECONDS):
+        is_number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+        if not (is_number and 0 < seconds <= MAX_HANG_SECONDS):
             raise FaultSpecError(f"{where}.seconds: expected a number of seconds up to {MAX_HANG_SECONDS:g}")
         rule.seconds = float(seconds)
     return rule
@@ -255,7 +255,7 @@ async def _hang(seconds: float, receive):
     try:
         await asyncio.wait_for(until_disconnect(), seconds)
         return None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
 
     async def replay():

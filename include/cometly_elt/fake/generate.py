@@ -1,4 +1,4 @@
-"""Seeded, deterministic worlds in scenario form (shared/scenarios/FORMAT.md), for the demo and benchmarks.
+"""Seeded, deterministic worlds in scenario form (docs/scenarios.md), for the demo and benchmarks.
 
 Each generated Space comes with its own Meta ad account in the same timezone.
 Cometly touchpoints on facebook_ads/instagram_ads name that account's real
@@ -161,7 +161,8 @@ def generate_world(options: WorldOptions) -> dict:
     for index in range(options.spaces):
         rng = random.Random(options.seed * 1000 + index)
         space_id = options.space_id(index)
-        period = _Period(date.fromisoformat(options.start), options.days, ZoneInfo(options.timezones[index % len(options.timezones)]))
+        tz = ZoneInfo(options.timezones[index % len(options.timezones)])
+        period = _Period(date.fromisoformat(options.start), options.days, tz)
         account, delivering = _ad_account(rng, options, index, space_id, period)
         accounts.append(account)
         tokens += [
@@ -292,13 +293,15 @@ def _space(rng: random.Random, options: WorldOptions, space_id: str, period: _Pe
         "id": space_id,
         "timezone": period.tz.key,
         "subscription_active": True,
-        "api_keys": [{"key": f"ck_{space_id}", "status": "active"}, {"key": f"ck_{space_id}_revoked", "status": "revoked"}],
+        "api_keys": [{"key": f"ck_{space_id}", "status": "active"},
+                     {"key": f"ck_{space_id}_revoked", "status": "revoked"}],
         "custom_events": labels,
         "contacts": contacts,
     }
 
 
-def _touches(rng, at: int, midnights: list[int], delivering: list[list], account_ref: dict) -> tuple[list[dict], list[int]]:
+def _touches(rng, at: int, midnights: list[int], delivering: list[list],
+             account_ref: dict) -> tuple[list[dict], list[int]]:
     """A person's touches from `at` on, and their times (Unix seconds)."""
     touches, times = [], []
     for _ in range(rng.choices((1, 2, 3, 4), (45, 30, 15, 10))[0]):

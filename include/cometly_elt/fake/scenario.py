@@ -1,10 +1,10 @@
-"""Reading and checking scenario files (shared/scenarios/FORMAT.md).
+"""Reading and checking scenario files (docs/scenarios.md).
 
 A bad file is refused with its path and the first problem, located by a JSON
 path, e.g. `scenario x.json: cometly.spaces[0].contacts[2].events[0].time_utc:
 expected YYYY-MM-DDTHH:MM:SSZ`. The Cometly section is checked strictly (an
 unknown key is an error, usually a typo); Meta objects may carry more of Meta's
-fields than FORMAT.md lists, so only the listed keys are checked there.
+fields than docs/scenarios.md lists, so only the listed keys are checked there.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cometly_elt.errors import UserError
-from cometly_elt.fake.cometly_api import CUSTOM_EVENTS, EVENT_NAMES, SOURCES
+from cometly_elt.fake.cometly.vocabulary import CUSTOM_EVENTS, EVENT_NAMES, SOURCES
 
 META_STATUSES = ("ACTIVE", "PAUSED", "ARCHIVED", "DELETED")
 TOKEN_STATUSES = ("valid", "expired", "invalidated")
@@ -102,7 +102,8 @@ def _contacts(space: dict, where: str) -> None:
             if not isinstance(event["event_name"], str) or event["event_name"] not in EVENT_NAMES:
                 _fail(f"{eat}.event_name", "expected a standard event name or custom_event_1..custom_event_50")
             _utc_time(event["time_utc"], f"{eat}.time_utc")
-            if "amount" in event and (isinstance(event["amount"], bool) or not isinstance(event["amount"], (int, float))):
+            amount = event.get("amount", 0)
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)):
                 _fail(f"{eat}.amount", "expected a number")
             if "order_id" in event:
                 _string(event["order_id"], f"{eat}.order_id")

@@ -3,7 +3,7 @@
 The connection (type `meta_ads`) holds the base URL as host and the access
 token as password; the API version is part of every path (`API_VERSION`).
 Errors are classified by Meta's `error.code`, never by HTTP status (Meta
-answers throttles and token errors with 400), as shared/reference/meta-api.md
+answers throttles and token errors with 400), as docs/meta-api.md
 §5 describes:
 
 - token errors (190, 102, 104) and permission errors (10, 200-299) fail at

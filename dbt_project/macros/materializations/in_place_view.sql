@@ -1,10 +1,12 @@
-{#- Views are replaced in place with `create or replace view` instead of dbt's default
-    create-temporary, rename, drop-old swap: two builds running at once (two workspaces
-    syncing) then never collide on the temporary names, and replacing a staging view never
-    drops the marts views built on it (the swap drops the old view with cascade).
+{#- `in_place_view`: a view replaced in place with `create or replace view`, instead of dbt's
+    own `view` materialization (create a temporary view, rename, drop the old one). Two builds
+    running at once (two workspaces syncing) then never collide on the temporary names, and
+    replacing a staging view never drops the marts views built on it (the swap drops the old
+    view with cascade). It has a name of its own, set per layer in dbt_project.yml, so that
+    dbt's `view` keeps meaning what dbt's documentation says.
     A change that removes, renames or retypes a view's columns cannot be done in place:
     run that model once with --full-refresh, which drops it first. -#}
-{% materialization view, adapter='postgres' %}
+{% materialization in_place_view, adapter='postgres' %}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set target_relation = this.incorporate(type='view') -%}
 
