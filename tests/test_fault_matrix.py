@@ -9,9 +9,10 @@ The matrix (fault -> outcome, calls seen, rerun needed) is printed in the termin
 The world is generated (`cometly-elt fake generate`): one Space and its ad account, with about
 10,000 events and the delivery of the three local days before today, so that every run, whenever
 it starts, reads the same data. Two workspaces on it differ only in their history start:
-- `list` starts on the first generated day: its first sync is shorter than 7 days and reads
-  Cometly through GET /events (two 4,000-row pages or more): the list-page faults act there;
-- `export` starts six days earlier: its first sync reads Cometly through one export per local day:
+- `list` starts on the first generated day: its first sync reads Cometly through GET /events
+  (two 4,000-row pages or more: fewer than exports would cost): the list-page faults act there;
+- `export` starts six days earlier, and its Cometly connection's extra says `{"fetch": "export"}`
+  (the operator's way to avoid the list endpoint): its first sync reads one export per local day:
   the export faults act there.
 Both clean runs must give the same marts; the expected marts of every case are its workspace's
 clean run (the world is too big to work by hand: test_sync_e2e holds the hand-worked ones).
@@ -46,6 +47,8 @@ import psycopg
 import pytest
 import requests
 from conftest import FakeApi, _with_database, cli, empty_warehouse, free_port
+
+from cometly_elt import control, credentials, warehouse
 
 pytestmark = pytest.mark.airflow
 
@@ -102,10 +105,11 @@ class Fake:
 
 @dataclass
 class Workspace:
-    """A workspace on the generated Space; its history start decides how its first sync reads Cometly."""
+    """A workspace on the generated Space; `fetch` (its Cometly connection's extra) how it reads Cometly."""
 
     id: str
     history_start: date
+    fetch: str = "auto"
     baseline: dict = field(default_factory=dict)  # mart -> rows of the clean run
     clean_calls: dict = field(default_factory=dict)  # endpoint -> calls of the clean run
 
@@ -126,8 +130,8 @@ def generate_world(path: Path) -> date:
 @pytest.fixture(scope="module")
 def world(warehouse_url, tmp_path_factory):
     """The fakes as a process (clock 600x, no rate limits: the faults are the only trouble) and the two
-    workspaces: `list` (history from the first generated day: a first sync shorter than 7 days, read
-    through GET /events) and `export` (history from six days earlier: read through exports)."""
+    workspaces: `list` (history from the first generated day, read through GET /events) and `export`
+    (history from six days earlier, read through exports as its connection asks)."""
     tmp = tmp_path_factory.mktemp("fault_matrix")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COMETLY_API_MINUTE_SECONDS", "0.1")
@@ -136,7 +140,7 @@ def world(warehouse_url, tmp_path_factory):
         try:
             fake = Fake(api)
             workspaces = {"list": Workspace("acme_list", first_day),
-                          "export": Workspace("acme_export", first_day - timedelta(days=6))}
+                          "export": Workspace("acme_export", first_day - timedelta(days=6), fetch="export")}
             with psycopg.connect(warehouse_url, autocommit=True) as conn:
                 empty_warehouse(conn)
             for ws in workspaces.values():
@@ -155,18 +159,18 @@ def set_up(fake: Fake, ws: Workspace) -> None:
     cli("cometly", "select", ws.id, *EVENTS)
     cli("meta", "connect", ws.id, "--ad-account", AD_ACCOUNT, "--access-token", META_TOKEN,
         "--base-url", fake.api.meta_url)
-    tune_meta_connection(ws.id)
-
-
-def tune_meta_connection(workspace_id: str) -> None:
-    from cometly_elt import credentials, warehouse
-
     with warehouse.connect() as conn:
-        (conn_id,) = conn.execute("select conn_id from control.meta_ad_accounts where workspace_id = %s",
-                                  (workspace_id,)).fetchone()
+        (meta_conn_id,) = conn.execute("select conn_id from control.meta_ad_accounts where workspace_id = %s",
+                                       (ws.id,)).fetchone()
+    tune_connection(meta_conn_id, META_TEST_EXTRA)
+    if ws.fetch != "auto":
+        tune_connection(control.cometly_conn_id(ws.id), {"fetch": ws.fetch})
+
+
+def tune_connection(conn_id: str, extra: dict) -> None:
     stored = credentials.get(conn_id)
     credentials.store(conn_id, conn_type=stored.conn_type, host=stored.host, password=stored.password,
-                      extra={**stored.extra_dejson, **META_TEST_EXTRA}, description=stored.description)
+                      extra={**stored.extra_dejson, **extra}, description=stored.description)
 
 
 def forget_syncs(conn) -> None:
@@ -431,7 +435,6 @@ def postgres_restarted_mid_load(fake: Fake, ws: Workspace, wh, url) -> Outcome:
     """The warehouse server restarts (fast shutdown: every session ends) while the Cometly load waits
     inside its transaction. Airflow's metadata stays on the shared server; the sync recovers by the
     task's own retry, or the one rerun does."""
-    from cometly_elt import warehouse
 
     cluster = PrivateCluster()
     try:
