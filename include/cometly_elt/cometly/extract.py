@@ -13,8 +13,8 @@ ready a few minutes after its creation. The two budgets are separate, so a big j
 both at once:
 
 1. one list request over the whole job: a Space whose job fits in one page costs one call;
-2. while the pages show that listing the rest would take no longer than one export, keep
-   paging that request;
+2. unless the pages show that using exports too would end sooner (the best split of the days
+   by the density seen), keep paging that request;
 3. otherwise list forward from the oldest day, in windows of about ten pages sized by the
    density seen so far, while exports take days backward from the newest. An export is
    created only while listing is not expected to reach its day before the export would be
@@ -27,6 +27,7 @@ connection's extra (`{"fetch": "export"}`), when one endpoint misbehaves.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,7 @@ REPLACE = (
 # while a window still ends within a couple of API minutes, where listing may meet the exports.
 LIST_WINDOW_PAGES = 9.5
 LIST_CALLS_A_MINUTE = DOCUMENTED_LIMITS["list_events"]
+EXPORT_CREATES_A_MINUTE = DOCUMENTED_LIMITS["create_export"]
 
 
 @dataclass
@@ -285,8 +287,8 @@ class Extraction:
             return
         per_page = page.per_page or self.query.per_page
         density = _density(batch, len(page.data))
-        left_pages = density * (whole.utc_end - whole.utc_start).total_seconds() / per_page - 1
-        if left_pages / LIST_CALLS_A_MINUTE <= FIRST_POLL_MINUTES:  # no export could be ready sooner
+        pieces = day_pieces(whole.utc_start, whole.utc_end, self.tz)
+        if not _sooner_both_ways(pieces, density, per_page):
             while read() is not None:
                 pass
             self.load(batch, "list")
@@ -294,8 +296,35 @@ class Extraction:
         with self._counts:  # the first page's rows are fetched again by the side that takes them
             self.result.api_calls += batch.api_calls
         log.info("Cometly %s: about %.0f pages to list from %s to %s; listing from the oldest day while"
-                 " exporting from the newest", self.workspace_id, left_pages + 1, whole.utc_start, whole.utc_end)
-        _Meeting(self, day_pieces(whole.utc_start, whole.utc_end, self.tz), density, per_page).run()
+                 " exporting from the newest", self.workspace_id, _rows(pieces, density) / per_page,
+                 whole.utc_start, whole.utc_end)
+        _Meeting(self, pieces, density, per_page).run()
+
+
+def _rows(pieces: list[Piece], density: float) -> float:
+    return density * sum((p.utc_end - p.utc_start).total_seconds() for p in pieces)
+
+
+def _minutes(calls: int, a_minute: int) -> int:
+    """Cometly minutes until the last of `calls` calls can start (the first opens the first minute)."""
+    return math.ceil(calls / a_minute) - 1 if calls else 0
+
+
+def _sooner_both_ways(pieces: list[Piece], density: float, per_page: int) -> bool:
+    """Whether listing the oldest days while exporting the newest should end sooner than paging on
+    through the first request, by the density seen: the best split of the days, by Cometly's limits
+    (the formula bench/bench_coverage.py takes as the minimum)."""
+    paging_on = _minutes(math.ceil(_rows(pieces, density) / per_page), LIST_CALLS_A_MINUTE)
+    best, listed = float(paging_on), 0.0
+    for k, piece in enumerate(pieces):  # the k oldest pieces listed, the others exported
+        exported = pieces[k:]
+        if any(p.day is None for p in exported):
+            listed += _rows([piece], density)
+            continue
+        export = _minutes(len(exported), EXPORT_CREATES_A_MINUTE) + FIRST_POLL_MINUTES
+        best = min(best, max(_minutes(math.ceil(listed / per_page) + 1, LIST_CALLS_A_MINUTE), export))
+        listed += _rows([piece], density)
+    return best < paging_on
 
 
 def _density(batch: Batch, rows: int) -> float:
@@ -310,7 +339,10 @@ class _Meeting:
 
     The pieces are local days (and, where a repeated hour at midnight falls between two days'
     exports, a list-only piece). Each side claims pieces under one lock, so every piece is
-    fetched once, by one side; the job is done when the two meet.
+    fetched once, by one side; the job is done when the two meet. Near the meeting point a side
+    steps back when the other would fetch what is left sooner: the exports when listing should
+    reach their next day before its export is ready, the list when the exports would take every
+    day left before its next window is listed.
     """
 
     def __init__(self, x: Extraction, pieces: list[Piece], density: float, per_page: int):
@@ -318,6 +350,9 @@ class _Meeting:
         self.lo, self.hi = 0, len(pieces)  # the list takes pieces[lo], the exports pieces[hi - 1]
         self.listed_rows, self.listed_seconds = 0, 0.0
         self.density = density  # rows per second, until the list has measured its own
+        self.export_minutes = FIRST_POLL_MINUTES  # as the export runner learns it
+        # Once one side stops, the other takes every piece left.
+        self.listing_over = self.exporting_over = False
         self.stopped = False
         self.lock = threading.Lock()
 
@@ -334,27 +369,37 @@ class _Meeting:
         listed.result()
 
     def _rows(self, first: int, end: int) -> float:
-        return self.density * sum((p.utc_end - p.utc_start).total_seconds() for p in self.pieces[first:end])
+        return _rows(self.pieces[first:end], self.density)
 
     def _next_export(self, export_minutes: float) -> Piece | None:
         """The newest piece left, unless listing should reach it before its export would be ready."""
         with self.lock:
+            self.export_minutes = export_minutes
             if self.stopped or self.lo >= self.hi or self.pieces[self.hi - 1].day is None:
+                self.exporting_over = True
                 return None
             list_minutes = self._rows(self.lo, self.hi - 1) / self.per_page / LIST_CALLS_A_MINUTE
-            if list_minutes <= export_minutes:
+            if list_minutes <= export_minutes and not self.listing_over:
+                self.exporting_over = True
                 return None
             self.hi -= 1
             return self.pieces[self.hi]
 
     def _claim_window(self) -> Piece | None:
-        """The oldest pieces left, as many as about LIST_WINDOW_PAGES pages hold (one at least)."""
+        """The oldest pieces left, as many as about LIST_WINDOW_PAGES pages hold (one at least), unless
+        the exports would take every piece left before listing this window would end."""
         with self.lock:
             if self.stopped or self.lo >= self.hi:
                 return None
             end = self.lo + 1
             while end < self.hi and self._rows(self.lo, end + 1) <= LIST_WINDOW_PAGES * self.per_page:
                 end += 1
+            list_minutes = self._rows(self.lo, end) / self.per_page / LIST_CALLS_A_MINUTE
+            exports_minutes = (self.hi - self.lo) / EXPORT_CREATES_A_MINUTE + self.export_minutes
+            exportable = all(p.day is not None for p in self.pieces[self.lo:self.hi])
+            if not self.exporting_over and exportable and list_minutes >= exports_minutes:
+                self.listing_over = True
+                return None
             window = Piece(self.pieces[self.lo].utc_start, self.pieces[end - 1].utc_end)
             self.lo = end
             return window
