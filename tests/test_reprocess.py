@@ -80,7 +80,10 @@ def test_timezone_change_rebuilds_report_dates_without_reextracting_history(wh, 
 
     assert marts(wh) == [("2026-03-03", "4000000001", "purchase"), ("2026-03-03", "4000000002", "lead_generated"),
                          ("2026-03-04", "4000000002", "custom_event_3")]
-    # Only the incremental window (the 3-day re-pull up to now) was extracted again, not March.
-    (oldest,) = wh.execute("select min(window_start_utc) from raw_cometly.load_batches where batch_id > %s",
-                           (batches_before,)).fetchone()
-    assert oldest > datetime.now(timezone.utc) - timedelta(days=4)
+    # Extracted again: the incremental window (the 3-day re-pull up to now), and the 10.5 hours by which
+    # the history's first day, 2026-02-15, starts earlier in Kolkata (18:30Z the day before) than in New
+    # York (05:00Z), which the history did not hold yet. Not March.
+    windows = wh.execute("select window_start_utc, window_end_utc from raw_cometly.load_batches where batch_id > %s"
+                         " order by 1", (batches_before,)).fetchall()
+    assert windows[0] == (datetime(2026, 2, 14, 18, 30, tzinfo=timezone.utc), datetime(2026, 2, 15, 5, tzinfo=timezone.utc))
+    assert all(start > datetime.now(timezone.utc) - timedelta(days=4) for start, _ in windows[1:])
