@@ -16,9 +16,10 @@ import pytest
 import requests
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
-from cometly_elt import coverage, result_backfill, sync, warehouse
+from cometly_elt import result_backfill, sync, warehouse
+from cometly_elt.control import coverage
 from cometly_elt.cometly.extract import fill
-from cometly_elt.coverage import FetchJob
+from cometly_elt.control.coverage import FetchJob
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook
 from cometly_elt.ratelimit import RateBudget

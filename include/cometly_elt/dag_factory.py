@@ -122,14 +122,14 @@ def report(workspaces: list[dict] | None, marked: list[str] | None) -> None:
 
     Failed means not marked synced by this run, with the error recorded for `status`
     when there is one (a step that could not even record it still counts)."""
-    from cometly_elt import sync, warehouse
+    from cometly_elt import control, warehouse
 
     if workspaces is None:
         # Finding them failed; the run's state follows this last task, so it must fail too.
         raise RuntimeError("the workspaces to sync could not be found: see the first task's log")
     ids = [w["workspace_id"] for w in workspaces]
     with warehouse.connect() as conn:
-        recorded = dict(sync.failed_since(conn, ids, get_current_context()["dag_run"].start_date))
+        recorded = dict(control.failed_since(conn, ids, get_current_context()["dag_run"].start_date))
     failed = [(ws, recorded.get(ws, "no error recorded: see its tasks' logs in this run"))
               for ws in ids if ws not in set(marked or [])]
     if failed:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from cometly_elt import control, coverage, warehouse
+from cometly_elt import control, warehouse
+from cometly_elt.control import coverage
 from cometly_elt.errors import UserError
 from cometly_elt.sync import cometly_settings, fill_version, history
 
@@ -18,17 +19,13 @@ from cometly_elt.sync import cometly_settings, fill_version, history
 def plan(workspace_id: str, campaign_id: str) -> dict:
     """The campaign's result event and the workspace's history start; the backfill is marked running."""
     with warehouse.connect() as conn:
-        row = conn.execute(
-            "select m.event_name, w.history_start from control.result_metrics m"
-            " join control.workspaces w using (workspace_id) where m.workspace_id = %s and m.campaign_id = %s",
-            (workspace_id, campaign_id),
-        ).fetchone()
-        if row is None:
+        history_start = control.get_workspace(conn, workspace_id)["history_start"]
+        event = control.result_metric(conn, workspace_id, campaign_id)
+        if event is None:
             raise UserError(
                 f"campaign {campaign_id} of workspace '{workspace_id}' has no result metric:"
                 f" run 'cometly-elt results set {workspace_id} --campaign {campaign_id} --event EVENT'"
             )
-        event, history_start = row
         control.merge_sync_progress(conn, workspace_id, "result_backfill",
                                     {"campaign_id": campaign_id, "event": event, "state": "running"})
     return {"workspace_id": workspace_id, "event": event, "history_start": history_start.isoformat()}
@@ -55,8 +52,4 @@ def rebuild(workspace_id: str, history_start: str) -> None:
     dbt.build(workspace_id=workspace_id, date_from=date.fromisoformat(history_start),
               date_to=datetime.now(timezone.utc).date() + timedelta(days=1))
     with warehouse.connect() as conn:
-        conn.execute(
-            "update control.sync_state set progress = jsonb_set(progress, '{result_backfill,state}', '\"done\"')"
-            " where workspace_id = %s",
-            (workspace_id,),
-        )
+        control.finish_result_backfill(conn, workspace_id)

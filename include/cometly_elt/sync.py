@@ -19,9 +19,10 @@ from datetime import date, datetime, timedelta
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from cometly_elt import control, coverage, warehouse
-from cometly_elt.coverage import LOOKBACK as COMETLY_LOOKBACK
-from cometly_elt.coverage import local_midnight_utc
+from cometly_elt import control, warehouse
+from cometly_elt.control import coverage
+from cometly_elt.control.coverage import LOOKBACK as COMETLY_LOOKBACK
+from cometly_elt.control.coverage import local_midnight_utc
 from cometly_elt.errors import UserError
 from cometly_elt.meta.extract import INSIGHTS_LOOKBACK_DAYS
 
@@ -79,23 +80,14 @@ def sync_now_workspace(conn, workspace_id: str) -> dict:
 
 def plan_sync(conn, workspace_id: str, interval_start: datetime, interval_end: datetime,
               full_refresh: bool = False) -> SyncPlan:
-    ws = conn.execute(
-        """
-        select w.name, w.history_start, w.timezone, s.synced_through
-        from control.workspaces w left join control.sync_state s using (workspace_id)
-        where w.workspace_id = %s
-        """,
-        (workspace_id,),
-    ).fetchone()
-    if ws is None:
-        raise UserError(f"no workspace '{workspace_id}': see 'cometly-elt workspace list'")
-    name, history_start, tz, synced_through = ws
+    workspace = control.get_workspace(conn, workspace_id)
+    synced_through = (control.sync_state(conn, workspace_id) or {}).get("synced_through")
     full_history = full_refresh or synced_through is None
     if full_history:
-        start = local_midnight_utc(history_start, tz)
+        start = local_midnight_utc(workspace["history_start"], workspace["timezone"])
     else:
         start = min(interval_start, synced_through) - COMETLY_LOOKBACK
-    return SyncPlan(workspace_id, name, start.isoformat(), interval_end.isoformat(), full_history)
+    return SyncPlan(workspace_id, workspace["name"], start.isoformat(), interval_end.isoformat(), full_history)
 
 
 def cometly_settings(conn, workspace_id: str) -> dict:
@@ -187,9 +179,7 @@ def report_dates(conn, plan: SyncPlan) -> tuple[date, date]:
     """The local report dates the plan's extraction touched: its Cometly window and Meta's
     re-read delivery, in the workspace's timezone, a day wider on each side for ad accounts
     reporting in another timezone."""
-    (tz,) = conn.execute("select timezone from control.workspaces where workspace_id = %s",
-                         (plan.workspace_id,)).fetchone()
-    since, until = delivery_dates(plan, ZoneInfo(tz))
+    since, until = delivery_dates(plan, ZoneInfo(control.get_workspace(conn, plan.workspace_id)["timezone"]))
     return since - timedelta(days=1), until + timedelta(days=1)
 
 
@@ -298,11 +288,3 @@ def recording_errors(workspace_id: str) -> Iterator[None]:
             log.warning("could not record the sync error of %s (%s)", workspace_id, recording)
         raise
 
-
-def failed_since(conn, workspace_ids: list[str], since: datetime) -> list[tuple[str, str]]:
-    """Workspaces among `workspace_ids` whose sync recorded an error after `since`."""
-    return conn.execute(
-        "select workspace_id, last_error from control.sync_state"
-        " where workspace_id = any(%s) and last_error_at >= %s order by workspace_id",
-        (workspace_ids, since),
-    ).fetchall()

@@ -36,11 +36,7 @@ def _set(args: argparse.Namespace) -> int:
             )
         if not args.campaign.isdigit():
             raise UserError(f"'{args.campaign}' is not a Meta campaign id (digits only)")
-        conn.execute(
-            "insert into control.result_metrics (workspace_id, campaign_id, event_name) values (%s, %s, %s)"
-            " on conflict (workspace_id, campaign_id) do update set event_name = excluded.event_name, set_at = now()",
-            (args.workspace_id, args.campaign, event),
-        )
+        control.set_result_metric(conn, args.workspace_id, args.campaign, event)
     outcome = trigger.run_dag("cometly_result_backfill", {"workspace_id": args.workspace_id,
                                                           "campaign_id": args.campaign})
     if outcome.state == "failed":

@@ -1,4 +1,4 @@
-"""Cometly's vocabulary as the public REST API spells it (docs/cometly-api.md §6).
+"""Our vocabulary (`vocabulary.py`) as Cometly's public REST API spells it (docs/cometly-api.md §6).
 
 The product offers "First/Last Touch – Source Specific" over Meta; Cometly's
 API calls those models `first_platform_touch` / `last_platform_touch`, and the
@@ -7,22 +7,15 @@ sources are Meta's paid ones.
 
 from __future__ import annotations
 
-STANDARD_EVENTS = (
-    "add_payment_info", "add_to_cart", "complete_registration", "contact", "initiate_checkout",
-    "lead_generated", "purchase", "schedule", "sign_up", "start_trial", "submit_application",
-    "subscribe", "upsell_purchase", "view_content", "webinar_registration",
-)
-# Fixed slots; each Space labels the ones it uses (the rows' `configured_name`).
-CUSTOM_EVENTS = tuple(f"custom_event_{n}" for n in range(1, 51))
-EVENT_NAMES = STANDARD_EVENTS + CUSTOM_EVENTS
+from cometly_elt.vocabulary import CUSTOM_EVENTS, EVENT_NAMES, MODELS, STANDARD_EVENTS, WINDOWS
 
 META_SOURCES = ("facebook_ads", "instagram_ads")
 
 # Our settings' model → Cometly's `attribution_model`.
-API_MODELS = {"first_touch": "first_platform_touch", "last_touch": "last_platform_touch"}
+API_MODELS = dict(zip(MODELS, ("first_platform_touch", "last_platform_touch"), strict=True))
 
-# Cometly's `attribution_window`: days, 0 = lifetime.
-WINDOW_DAYS = (0, 1, 7, 14, 30, 60, 90)
+# Cometly's `attribution_window`: days, 0 = lifetime, as our settings keep it.
+WINDOW_DAYS = tuple(WINDOWS.values())
 
 # GET /events and exports take at most this many `event_names` per request.
 MAX_EVENTS_PER_REQUEST = 10
@@ -61,3 +54,6 @@ def request_groups(event_names: list[str] | tuple[str, ...]) -> list[list[str]]:
         raise ValueError(f"not Cometly event names: {', '.join(unknown)}")
     names = sorted(set(event_names), key=EVENT_NAMES.index)
     return [names[i : i + MAX_EVENTS_PER_REQUEST] for i in range(0, len(names), MAX_EVENTS_PER_REQUEST)]
+
+
+__all__ = ["CUSTOM_EVENTS", "EVENT_NAMES", "STANDARD_EVENTS"]

@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import psycopg
-
+from cometly_elt.control.meta_accounts import TimezoneMismatch
 from cometly_elt.errors import UserError
 from cometly_elt.meta import DEFAULT_BASE_URL
 
@@ -39,17 +38,6 @@ class ConnectedAccount:
             return TimezoneMismatch(self.ad_account_id, self.timezone_name, self.workspace_timezone).message
         return None
 
-
-@dataclass(frozen=True)
-class TimezoneMismatch:
-    ad_account_id: str
-    account_timezone: str
-    workspace_timezone: str
-
-    @property
-    def message(self) -> str:
-        return (f"ad account act_{self.ad_account_id} reports in {self.account_timezone} but the workspace uses"
-                f" {self.workspace_timezone}: spend and results fall on different day boundaries")
 
 
 def parse_ad_account(text: str) -> str:
@@ -89,29 +77,12 @@ def connect_account(workspace_id: str, *, ad_account: str, access_token: str,
     conn_id = conn_id_for(workspace_id, digits)
     with warehouse.connect() as conn:
         workspace = control.get_workspace(conn, workspace_id, for_update=True)
-        conn.execute(
-            "insert into control.meta_ad_accounts"
-            " (workspace_id, ad_account_id, conn_id, base_url, name, currency, timezone_name)"
-            " values (%s, %s, %s, %s, %s, %s, %s) on conflict (workspace_id, ad_account_id) do update set"
-            " conn_id = excluded.conn_id, base_url = excluded.base_url, name = excluded.name,"
-            " currency = excluded.currency, timezone_name = excluded.timezone_name, connected_at = now()",
-            (workspace_id, digits, conn_id, base_url, node.get("name"), node.get("currency"),
-             node.get("timezone_name")),
-        )
+        control.save_meta_ad_account(conn, workspace_id, ad_account_id=digits, conn_id=conn_id, base_url=base_url,
+                                     name=node.get("name"), currency=node.get("currency"),
+                                     timezone_name=node.get("timezone_name"))
         # Last, inside the warehouse transaction: if storing fails, the row above is rolled back.
         credentials.store(conn_id, conn_type=MetaAdsHook.conn_type, host=base_url, password=token,
                           extra={"workspace_id": workspace_id, "ad_account_id": f"act_{digits}"},
                           description=f"Meta ad account act_{digits} of workspace {workspace_id}")
     return ConnectedAccount(workspace_id, digits, conn_id, node.get("name"), node.get("currency"),
                             node.get("timezone_name"), workspace["timezone"])
-
-
-def timezone_mismatches(conn: psycopg.Connection, workspace_id: str) -> list[TimezoneMismatch]:
-    """Connected ad accounts whose reporting timezone is not the workspace's (both known)."""
-    rows = conn.execute(
-        "select a.ad_account_id, a.timezone_name, w.timezone from control.meta_ad_accounts a"
-        " join control.workspaces w using (workspace_id)"
-        " where a.workspace_id = %s and a.timezone_name <> w.timezone order by a.ad_account_id",
-        (workspace_id,),
-    ).fetchall()
-    return [TimezoneMismatch(*row) for row in rows]

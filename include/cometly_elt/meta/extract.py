@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 
+from cometly_elt import control
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.meta import MetaAdsHook, MetaApiError, MetaReduceData, MetaReportFailed
 from cometly_elt.load import Rejected, load_batch
@@ -237,11 +238,8 @@ class AccountExtraction:
             raise UserError(f"Meta gave ad account {self.act} no usable timezone ({rejected[0].reason}):"
                             " its delivery cannot be dated")
         with self.conn.transaction():
-            self.conn.execute(
-                "update control.meta_ad_accounts set name = %s, currency = %s, timezone_name = %s"
-                " where workspace_id = %s and ad_account_id = %s",
-                (node.get("name"), node.get("currency"), node["timezone_name"], self.workspace_id, self.digits),
-            )
+            control.refresh_meta_ad_account(self.conn, self.workspace_id, self.digits, name=node.get("name"),
+                                            currency=node.get("currency"), timezone_name=node["timezone_name"])
         return node
 
     def insights(self, since: date, until: date, timezone_name: str) -> int:
