@@ -106,7 +106,7 @@ unmatched as (
 campaign_results as (
     select workspace_id, report_date, result_event as event_name, sum(results)::integer as results
     from {{ ref('fct_campaign_results_daily') }}
-    where result_event is not null
+    where result_event is not null and results > 0
     group by 1, 2, 3
 ),
 
