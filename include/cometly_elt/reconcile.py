@@ -78,7 +78,8 @@ class DayEvent:
     def status(self) -> str:
         if any(c.cause == "unexplained" for c in self.causes):
             return "unexplained"
-        in_marts = self.in_ad_results + self.no_ad_id if self.is_selected else 0
+        # a conversion credited without an ad id is in no fact table: not equal
+        in_marts = self.in_ad_results if self.is_selected else 0
         equal = self.cometly == self.received == self.loaded == in_marts
         return "equal" if equal and self.in_campaign_results <= self.in_ad_results else "explained"
 
