@@ -98,20 +98,26 @@ def report(args, a: dict, b: dict) -> str:
         f" (Meta), lifetime: {a['rows']:,} attributed events ({per_day:,.0f} a day). Limits on, fake clock"
         f" x{SPEED:g} (a Cometly minute = {60 / SPEED:g} s).",
         "",
-        "| way | events counted | Cometly calls | minimum for the way | 429s | fake minutes | real s | calls ÷ ours |",
+        "| way | events counted | Cometly calls | minimum for the way | 429s | fake minutes | real s"
+        " | calls ÷ ours |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| ours: one GET /events walk, `event_name` only | {a['rows']:,} | {a['calls']} | {a['needed']} (a page per 4,000 rows)"
-        f" | {a['429']} | {a['fake_minutes']:.1f} | {a['seconds']:.1f} | 1.00 |",
-        f"| baseline: extract the range again, one export per local day | {b['rows']:,} | {b['calls']} ({b['creates']} creates)"
+        f"| ours: one GET /events walk, `event_name` only | {a['rows']:,} | {a['calls']}"
+        f" | {a['needed']} (a page per 4,000 rows) | {a['429']} | {a['fake_minutes']:.1f}"
+        f" | {a['seconds']:.1f} | 1.00 |",
+        f"| baseline: extract the range again, one export per local day | {b['rows']:,}"
+        f" | {b['calls']} ({b['creates']} creates)"
         f" | {b['needed']} (a create and a poll per day) | {b['429']} | {b['fake_minutes']:.1f}"
         f" | {b['seconds']:.1f} | {b['calls'] / a['calls']:.1f} |",
         "",
-        f"Why: Cometly sends no totals, so counting means reading rows; what it limits is calls, {DOCUMENTED_LIMITS['list_events']}"
+        f"Why: Cometly sends no totals, so counting means reading rows; what it limits is calls,"
+        f" {DOCUMENTED_LIMITS['list_events']}"
         f" list pages and {DOCUMENTED_LIMITS['create_export']} export creates a minute per Space. A page"
         f" holds 4,000 rows whatever the dates, so one walk over the whole range costs"
-        f" ceil(rows / 4,000) calls: {a['needed']} for this year, {a['needed'] / DOCUMENTED_LIMITS['list_events']:.0f}"
+        f" ceil(rows / 4,000) calls: {a['needed']} for this range,"
+        f" {a['needed'] / DOCUMENTED_LIMITS['list_events']:.0f}"
         f" Cometly minutes at 7 a minute. An export covers one local day and costs a create and at least one"
-        f" poll however few rows the day has: 2 x {args.days} calls, and {args.days / DOCUMENTED_LIMITS['create_export']:.0f}"
+        f" poll however few rows the day has: 2 x {args.days} calls, and"
+        f" {args.days / DOCUMENTED_LIMITS['create_export']:.0f}"
         f" minutes of creates at 5 a minute. Listing takes fewer calls while a day has fewer than 8,000"
         f" attributed events (2 calls a day = 8,000 rows), and less time below 5,600 (7 x 4,000 / 5 a day's"
         f" worth of creates). The calls go through the hook's shared budget, so a sync running beside"

@@ -236,7 +236,9 @@ def other_timezone_results(conn: psycopg.Connection, workspace_id: str, tz: str,
 def _explain(day: DayEvent, settings: Settings, reasons: str | None, undated: Counter,
              other_timezones: list[tuple[str, str, int]]) -> None:
     """Fill day.causes: one line per difference along Cometly → received → loaded → marts → campaigns."""
-    add = lambda cause, count, line: day.causes.append(Cause(cause, count, line))  # noqa: E731
+    def add(cause: str, count: int, line: str) -> None:
+        day.causes.append(Cause(cause, count, line))
+
     changed = settings.changed
     provisional = not day.is_final
 
