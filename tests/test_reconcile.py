@@ -186,3 +186,18 @@ def test_a_provisional_day_is_named(world):
     assert days(report)[("2026-03-04", "custom_event_3")] == (False, 1, 0, 0, 0, 0, 0, 0, "explained")
     assert causes(report)[("2026-03-04", "custom_event_3")] == [("provisional", 1)]
     assert days(report)[("2026-03-02", "purchase")] == (False, 1, 1, 1, 0, 1, 0, 1, "equal")
+
+
+def test_bad_input_is_refused_in_one_line(wh):
+    unknown = cli("reconcile", "nope", check=False)
+    assert (unknown.returncode, unknown.stderr.strip()) == (
+        1, "cometly-elt: no workspace 'nope': see 'cometly-elt workspace list'")
+    backwards = cli("reconcile", "nope", "--from", "2026-03-05", "--to", "2026-03-01", check=False)
+    assert backwards.stderr.strip() == ("cometly-elt: --from 2026-03-05 is after --to 2026-03-01:"
+                                        " give the first and the last local date")
+    cli("workspace", "add", WS, "--name", "Acme", "--plan", "pro")
+    unconnected = cli("reconcile", WS, check=False)
+    assert unconnected.stderr.strip() == ("cometly-elt: workspace 'acme' is not connected to Cometly:"
+                                          " run 'cometly-elt cometly connect acme --api-key KEY'")
+    not_a_date = cli("reconcile", WS, "--from", "March", check=False)
+    assert not_a_date.returncode == 2 and "'March' is not a date YYYY-MM-DD" in not_a_date.stderr

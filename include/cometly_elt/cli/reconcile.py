@@ -37,7 +37,10 @@ def _reconcile(args: argparse.Namespace) -> int:
     from cometly_elt import control, reconcile, warehouse
     from cometly_elt.hooks.cometly import workspace_hook
 
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        raise UserError(f"--from {args.date_from} is after --to {args.date_to}: give the first and the last local date")
     with warehouse.connect() as conn:
+        control.get_workspace(conn, args.workspace_id)
         conn_id = control.require_cometly_connection(conn, args.workspace_id)["conn_id"]
         with workspace_hook(args.workspace_id, conn_id) as hook:
             report = reconcile.reconcile(conn, hook, args.workspace_id, date_from=args.date_from,
