@@ -115,8 +115,8 @@ def _settings_text(model: str | None, window_days: int | None) -> str:
     return f"{model}, window {control.window_label(window_days)}"
 
 
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if abs(count) == 1 else (many or one + 's')}"
+def _plural(count: int, one: str) -> str:
+    return f"{count} {one if abs(count) == 1 else one + 's'}"
 
 
 def workspace_settings(conn: psycopg.Connection, workspace_id: str) -> Settings:
@@ -247,7 +247,7 @@ def _explain(day: DayEvent, settings: Settings, reasons: str | None, undated: Co
     if gap:
         if changed:
             add("settings_changed", gap, f"{_plural(gap, 'conversion')} more in Cometly than received: {changed}")
-        elif not day.is_selected and day.received == 0:
+        elif not day.is_selected:
             add("not_selected", gap, f"{_plural(gap, 'conversion')} in Cometly of an event not selected:"
                                      f" 'cometly-elt cometly select' it to sync it")
         elif provisional:
