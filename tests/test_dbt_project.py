@@ -12,10 +12,10 @@ from cometly_elt import dbt
 PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 MART_COLUMNS = {
     "fct_ad_results_daily": ["workspace_id", "report_date", "ad_account_id", "campaign_id", "adset_id", "ad_id",
-                             "event_name", "event_label", "results", "result_value"],
+                             "event_name", "event_label", "results", "result_value", "is_final"],
     "fct_campaign_results_daily": ["workspace_id", "report_date", "ad_account_id", "campaign_id", "campaign_name",
                                    "result_event", "results", "result_value", "spend", "impressions", "clicks",
-                                   "cost_per_result", "roas"],
+                                   "cost_per_result", "roas", "is_final"],
     "dim_campaigns": ["workspace_id", "ad_account_id", "campaign_id", "campaign_name", "status", "objective"],
 }
 
@@ -36,6 +36,8 @@ def test_unit_tests_pass(wh):
         "a_relabelled_custom_event_shows_its_catalog_label",
         "selected_conversions_show_current_labels_and_their_meta_ad",
         "ad_results_take_meta_ids_when_known_and_sum_per_ad",
+        "final_dates_across_the_new_york_spring_forward",
+        "final_dates_of_an_ad_account_in_another_timezone",
     } <= passed
 
 

@@ -12,7 +12,7 @@ from airflow_stack import metadata_connection as airflow_db
 from conftest import cli as checked_cli, free_port
 
 from cometly_elt import credentials
-from cometly_elt.meta.accounts import TimezoneMismatch, timezone_mismatches
+from cometly_elt.control.meta_accounts import TimezoneMismatch, timezone_mismatches
 
 TREE = Path(__file__).parent / "data" / "meta_tree.json"
 WS = "h2acme"

@@ -14,6 +14,10 @@ meta_campaigns as (
     select * from {{ ref('stg_meta__campaigns') }}
 ),
 
+final_dates as (
+    select * from {{ ref('int_workspace_final_dates') }}
+),
+
 cometly_campaign_names as (
     -- the name Cometly gave a campaign that day, for campaigns Meta does not know
     select workspace_id, report_date, campaign_id, max(campaign_name) as campaign_name
@@ -84,7 +88,9 @@ select
     campaign_days.clicks,
     -- trim_scale: 20, not 20.0000000000000000 (numeric division pads the scale)
     trim_scale(campaign_days.spend / nullif(campaign_days.results, 0)) as cost_per_result,
-    trim_scale(campaign_days.result_value / nullif(campaign_days.spend, 0)) as roas
+    trim_scale(campaign_days.result_value / nullif(campaign_days.spend, 0)) as roas,
+    -- results and spend of the date can no longer change (see int_workspace_final_dates)
+    coalesce(campaign_days.report_date <= final_dates.final_through, false) as is_final
 from campaign_days
 left join meta_campaigns
     on meta_campaigns.workspace_id = campaign_days.workspace_id
@@ -96,6 +102,8 @@ left join cometly_campaign_names
     on cometly_campaign_names.workspace_id = campaign_days.workspace_id
     and cometly_campaign_names.report_date = campaign_days.report_date
     and cometly_campaign_names.campaign_id = campaign_days.campaign_id
+left join final_dates
+    on final_dates.workspace_id = campaign_days.workspace_id
 -- "a campaign with spend or results that day": results of its result event only, so a
 -- campaign without a result metric has a row on the days it spent
 where campaign_days.spend > 0 or campaign_days.results > 0

@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from cometly_elt.errors import UserError
-from cometly_elt.cli import cometly, fake, meta, report, results, status, sync, warehouse, workspace
+from cometly_elt.cli import cometly, fake, meta, reconcile, report, results, status, sync, warehouse, workspace
 
-_MODULES = (workspace, cometly, meta, results, sync, status, report, fake, warehouse)
+_MODULES = (workspace, cometly, meta, results, sync, status, report, reconcile, fake, warehouse)
 
 
 def build_parser() -> argparse.ArgumentParser:
