@@ -29,6 +29,8 @@ at once would only fight for the CPU; the other `airflow` tests are grouped by m
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -83,6 +85,35 @@ def pytest_configure(config):
             conn.execute(f"drop database if exists {AIRFLOW_TEST_DATABASE} with (force)")
 
 
+# What makes Airflow's metadata database ready for the tests: the schema, and the pool the DAGs use.
+AIRFLOW_METADATA_SETUP = (["airflow", "db", "migrate"], ["airflow", "pools", "set", "cometly_dbt", "1", "dbt builds"])
+
+
+def _airflow_metadata_template(admin: psycopg.Connection) -> str:
+    """A database made by AIRFLOW_METADATA_SETUP, kept on the server between sessions and copied for each:
+    one per Airflow version and set-up, so that a session copies it in a second instead of migrating
+    (tens of seconds, minutes on a busy machine). Built under another name and renamed when complete,
+    under a lock: a session killed meanwhile leaves none half-made, and parallel workers build it once."""
+    key = json.dumps([importlib.metadata.version("apache-airflow"), AIRFLOW_METADATA_SETUP])
+    template = f"cometly_test_airflow_template_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    admin.execute("select pg_advisory_lock(hashtext(%s))", (template,))
+    try:
+        if admin.execute("select from pg_database where datname = %s", (template,)).fetchone() is None:
+            building = f"{template}_building"
+            admin.execute(f"drop database if exists {building} with (force)")
+            admin.execute(f"create database {building}")
+            env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
+                   _with_database(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], building)}
+            for command in AIRFLOW_METADATA_SETUP:
+                result = subprocess.run(command, capture_output=True, text=True, env=env)
+                if result.returncode != 0:
+                    pytest.fail(f"{' '.join(command)} failed for the test metadata database: {result.stderr[-2000:]}")
+            admin.execute(f"alter database {building} rename to {template}")
+    finally:
+        admin.execute("select pg_advisory_unlock(hashtext(%s))", (template,))
+    return template
+
+
 @pytest.fixture(scope="session")
 def airflow_metadata() -> str:
     """Airflow's metadata for the tests, in a fresh, migrated database of their own: the runs and
@@ -91,13 +122,10 @@ def airflow_metadata() -> str:
     url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
     if not url:
         pytest.exit("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is not set: run the tests through 'make test'", returncode=2)
-    with psycopg.connect(_with_database(_libpq(url), "postgres"), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {AIRFLOW_TEST_DATABASE} with (force)")
-        conn.execute(f"create database {AIRFLOW_TEST_DATABASE}")
-    for command in (["airflow", "db", "migrate"], ["airflow", "pools", "set", "cometly_dbt", "1", "dbt builds"]):
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed for the test metadata database: {result.stderr[-2000:]}")
+    with psycopg.connect(_with_database(_libpq(url), "postgres"), autocommit=True) as admin:
+        template = _airflow_metadata_template(admin)
+        admin.execute(f"drop database if exists {AIRFLOW_TEST_DATABASE} with (force)")
+        admin.execute(f"create database {AIRFLOW_TEST_DATABASE} template {template}")
     return url
 
 
@@ -124,7 +152,11 @@ def pytest_collection_modifyitems(config, items):
         if "airflow_metadata" not in item.fixturenames:
             item.fixturenames.insert(0, "airflow_metadata")
         order[item] = 0 if stack else 1
-    items.sort(key=order.__getitem__)
+    # By file, so that a module's tests stay together and its fixtures are built once.
+    rank_of_file: dict[Path, int] = {}
+    for item, rank in order.items():
+        rank_of_file[item.path] = min(rank, rank_of_file.get(item.path, rank))
+    items.sort(key=lambda item: rank_of_file[item.path])
 
 
 def _airflow_activity() -> tuple[int, int]:
