@@ -16,8 +16,8 @@ A `fast` test that still runs a DAG or starts a component fails, saying so: the 
 gained a DAG run or a job (scheduler, dag-processor, triggerer). So a new test never goes without a
 tier, nor silently into the wrong one: mark its module `pytestmark = pytest.mark.airflow` when it fails so.
 
-Airflow's metadata database for the tests is created and migrated by the session fixture
-`airflow_metadata`, the first time a test needs it: every `airflow` test, every test on the warehouse
+Airflow's metadata database for the tests is made by the session fixture `airflow_metadata` (a copy of
+a database migrated once per Airflow version), the first time a test needs it: every `airflow` test, every test on the warehouse
 (`warehouse_url`, `wh`: the product's commands keep their secrets in Airflow's connections), and tests
 that ask for it. Pure unit tests and the fakes' tests never wait for it.
 
