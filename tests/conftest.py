@@ -13,8 +13,9 @@ Test tiers. Every test gets one of two markers here, at collection, from what it
   `airflow_components` (tests/airflow_stack.py).
 - `fast`: every other test. `make test-fast` runs only these.
 A `fast` test that still runs a DAG or starts a component fails, saying so: the tests' Airflow metadata
-gained a DAG run or a job (scheduler, dag-processor, triggerer). So a new test never goes without a
-tier, nor silently into the wrong one: mark its module `pytestmark = pytest.mark.airflow` when it fails so.
+gained a DAG run or a job (scheduler, dag-processor, triggerer), or an Airflow component runs among the
+session's processes when the test ends. So a new test never goes without a tier, nor silently into the
+wrong one: mark its module `pytestmark = pytest.mark.airflow` when it fails so.
 
 Airflow's metadata database for the tests is made by the session fixture `airflow_metadata` (a copy of
 a database migrated once per Airflow version), the first time a test needs it: every `airflow` test, every test on the warehouse
@@ -33,6 +34,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -172,6 +174,25 @@ def _airflow_activity() -> tuple[int, int]:
         return 0, 0
 
 
+# An Airflow component among this session's processes (the api-server writes no job, a component may
+# use another metadata database): `airflow api-server`, `airflow celery worker`...
+AIRFLOW_COMPONENT = re.compile(r"\bairflow\b.*\b(api[-_]server|scheduler|dag[-_]processor|triggerer|celery worker)\b")
+
+
+def _airflow_components_running() -> list[str]:
+    import psutil
+
+    commands = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(process.cmdline())
+        except psutil.Error:
+            continue
+        if AIRFLOW_COMPONENT.search(command):
+            commands.append(command)
+    return commands
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     if item.get_closest_marker("fast"):
@@ -186,11 +207,12 @@ def pytest_runtest_makereport(item, call):
     if call.when == "call" and _ACTIVITY_BEFORE in item.stash:
         runs_before, jobs_before = item.stash[_ACTIVITY_BEFORE]
         runs, jobs = _airflow_activity()
-        if runs > runs_before or jobs > jobs_before:
+        components = _airflow_components_running()
+        if runs > runs_before or jobs > jobs_before or components:
             report.outcome = "failed"
-            report.longrepr = (f"{item.nodeid} is in the fast tier but ran {runs - runs_before} DAG run(s) and"
-                               f" started {jobs - jobs_before} Airflow job(s): mark its module"
-                               " `pytestmark = pytest.mark.airflow` (tests/conftest.py says why)."
+            report.longrepr = (f"{item.nodeid} is in the fast tier but ran {runs - runs_before} DAG run(s),"
+                               f" started {jobs - jobs_before} Airflow job(s) and runs {components or 'no component'}:"
+                               " mark its module `pytestmark = pytest.mark.airflow` (tests/conftest.py says why)."
                                + (f"\n{report.longrepr}" if report.longrepr else ""))
     if report.failed and f'database "{AIRFLOW_TEST_DATABASE}" does not exist' in str(report.longrepr):
         report.sections.append(("Airflow metadata", "this test uses Airflow's metadata database: give it the"
