@@ -2,13 +2,23 @@
 SHELL := /bin/bash
 ENV := source .local/env.sh
 
-.PHONY: setup test demo airflow down lock bench lint
+.PHONY: setup test test-fast demo airflow down lock bench lint
 
 setup:
 	@scripts/setup.sh
 
+# Test processes side by side (pytest-xdist; tests/conftest.py gives each its own databases): most
+# tests wait on the fakes' clocks, Airflow's loops or subprocesses. PYTEST_ARGS may override, e.g. -n 0.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
+# The whole suite, with the slowest tests listed at the end.
 test: setup
-	@$(ENV) && pytest $(PYTEST_ARGS)
+	@$(ENV) && pytest $(PYTEST_PARALLEL) --durations=0 --durations-min=10 $(PYTEST_ARGS)
+
+# The fast tier: no Airflow component started, no DAG run (tests/conftest.py marks every test).
+test-fast: setup
+	@$(ENV) && pytest $(PYTEST_PARALLEL) -m fast --durations=15 $(PYTEST_ARGS)
 
 demo: setup
 	@$(ENV) && scripts/demo.sh

@@ -2,8 +2,8 @@
 
 `airflow_components()` starts api-server, scheduler and dag-processor (plus any
 extra commands, such as Celery workers) on the tests' metadata database and a
-free port, and stops them afterwards; `dag_runs()` reads runs through the REST
-API as a user of the UI would.
+free port, and stops them afterwards; `SharedStack` keeps them for the next tests
+of a module; `dag_runs()` reads runs through the REST API as a user of the UI would.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -60,6 +60,27 @@ def airflow_components(tmp_path: Path, monkeypatch, extra: tuple[list[str], ...]
         yield base
     finally:
         stop_process_groups(processes)
+
+
+class SharedStack:
+    """Airflow's components for the tests of a module: started by the first test that asks, once that
+    test's own set-up is done (its workspaces exist before the scheduler's first loop), and left running
+    for the next ones, which then wait for no start-up of their own."""
+
+    def __init__(self, tmp_path: Path):
+        self._tmp_path = tmp_path
+        self._running = ExitStack()
+        self._base: str | None = None
+
+    def base(self) -> str:
+        """The api-server's base URL, the components started if they are not yet."""
+        if self._base is None:
+            monkeypatch = self._running.enter_context(pytest.MonkeyPatch.context())
+            self._base = self._running.enter_context(airflow_components(self._tmp_path, monkeypatch))
+        return self._base
+
+    def stop(self) -> None:
+        self._running.close()
 
 
 def stop_process_groups(processes: list[subprocess.Popen]) -> None:

@@ -1,13 +1,40 @@
-"""Shared fixtures: a real PostgreSQL database per test session and the fake APIs as real processes.
+"""Shared fixtures: real PostgreSQL databases per test session and the fake APIs as real processes.
 
 `make test` has started the project-local server and written .local/env.sh;
-the tests use their own database on it (`cometly_test`), never the warehouse.
+the tests use databases of their own on it (`cometly_test` and `cometly_test_airflow`),
+never the warehouse or the project's Airflow.
+
+Test tiers. Every test gets one of two markers here, at collection, from what it uses:
+- `airflow`: the test starts Airflow's components (scheduler, api-server, dag-processor, triggerer,
+  workers) or runs a DAG (`dag.test()`, `airflow dags test`, and `cometly-elt sync` or `results set`,
+  which run their DAG in-process when no scheduler runs). That is: its module or the test itself is
+  marked `pytest.mark.airflow`, or it starts Airflow's components: it uses, directly or through its
+  fixtures, a fixture named in AIRFLOW_FIXTURES (such as `airflow_stack`), or its module imports
+  `airflow_components` (tests/airflow_stack.py).
+- `fast`: every other test. `make test-fast` runs only these.
+A `fast` test that still runs a DAG or starts a component fails, saying so: the tests' Airflow metadata
+gained a DAG run or a job (scheduler, dag-processor, triggerer), or an Airflow component runs among the
+session's processes when the test ends. So a new test never goes without a tier, nor silently into the
+wrong one: mark its module `pytestmark = pytest.mark.airflow` when it fails so.
+
+Airflow's metadata database for the tests is made by the session fixture `airflow_metadata` (a copy of
+a database migrated once per Airflow version), the first time a test needs it: every `airflow` test, every test on the warehouse
+(`warehouse_url`, `wh`: the product's commands keep their secrets in Airflow's connections), and tests
+that ask for it. Pure unit tests and the fakes' tests never wait for it.
+
+Under pytest-xdist (`make test` runs two workers) each worker has databases of its own
+(`cometly_test_gw0`, `cometly_test_gw0_airflow`, ...). Tests that start Airflow's components are put in
+one `xdist_group` (AIRFLOW_STACK_GROUP) here: one worker runs them one after the other, since two stacks
+at once would only fight for the CPU; the other `airflow` tests are grouped by module.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,8 +49,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # A copy of shared/scenarios/example.json, so the suite needs nothing outside the repository.
 EXAMPLE_SCENARIO = ROOT / "tests" / "data" / "example.json"
-# Parallel sessions (or developers) pick their own with COMETLY_TEST_DATABASE.
-TEST_DATABASE = os.environ.get("COMETLY_TEST_DATABASE", "cometly_test")
+# Parallel sessions (or developers) pick their own with COMETLY_TEST_DATABASE; each xdist worker adds its id.
+TEST_DATABASE = "_".join(filter(None, (os.environ.get("COMETLY_TEST_DATABASE", "cometly_test"),
+                                       os.environ.get("PYTEST_XDIST_WORKER"))))
+AIRFLOW_TEST_DATABASE = f"{TEST_DATABASE}_airflow"
+# Fixtures whose use means that a test starts Airflow's components.
+AIRFLOW_FIXTURES = frozenset({"airflow_stack"})
+AIRFLOW_STACK_GROUP = "airflow_stack"
+_ACTIVITY_BEFORE = pytest.StashKey[tuple[int, int]]()
 
 
 def _with_database(url: str, database: str) -> str:
@@ -31,29 +64,166 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
 
 
+def _libpq(url: str) -> str:
+    """An SQLAlchemy URL (`postgresql+psycopg2://`) as psycopg takes it."""
+    return url.replace("+psycopg2", "")
+
+
+def _runs_tests(config) -> bool:
+    """False in pytest-xdist's controller, which hands the tests to its workers."""
+    return bool(os.environ.get("PYTEST_XDIST_WORKER")) or not getattr(config.option, "numprocesses", None)
+
+
 def pytest_configure(config):
-    """Airflow's metadata for the tests lives in its own fresh database (`<test database>_airflow`),
-    so the runs and connections the tests create never show in the project's Airflow, no run of
-    an earlier session is in the way, and two sessions never share connections. Set before
-    anything imports Airflow."""
+    """Point Airflow at the tests' own metadata database before anything imports Airflow, and make sure
+    it does not exist yet: `airflow_metadata` creates it for the tests that need it, and a test that uses
+    it without that fixture fails on every run, not only after another test created it."""
     metadata = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
-    if not metadata or os.environ.get("COMETLY_TEST_AIRFLOW_DB_READY"):
+    if not metadata:
         return
-    database = f"{TEST_DATABASE}_airflow"
-    with psycopg.connect(_with_database(metadata.replace("+psycopg2", ""), "postgres"), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {database} with (force)")
-        conn.execute(f"create database {database}")
-    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _with_database(metadata, database)
-    for command in (["airflow", "db", "migrate"], ["airflow", "pools", "set", "cometly_dbt", "1", "dbt builds"]):
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise pytest.UsageError(f"{' '.join(command)} failed for the test metadata database: {result.stderr[-2000:]}")
-    os.environ["COMETLY_TEST_AIRFLOW_DB_READY"] = "1"
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _with_database(metadata, AIRFLOW_TEST_DATABASE)
+    if _runs_tests(config):
+        with psycopg.connect(_with_database(_libpq(metadata), "postgres"), autocommit=True) as conn:
+            conn.execute(f"drop database if exists {AIRFLOW_TEST_DATABASE} with (force)")
+
+
+# What makes Airflow's metadata database ready for the tests: the schema, and the pool the DAGs use.
+AIRFLOW_METADATA_SETUP = (["airflow", "db", "migrate"], ["airflow", "pools", "set", "cometly_dbt", "1", "dbt builds"])
+
+
+def _airflow_metadata_template(admin: psycopg.Connection) -> str:
+    """A database made by AIRFLOW_METADATA_SETUP, kept on the server between sessions and copied for each:
+    one per Airflow version and set-up, so that a session copies it in a second instead of migrating
+    (tens of seconds, minutes on a busy machine). Built under another name and renamed when complete,
+    under a lock: a session killed meanwhile leaves none half-made, and parallel workers build it once."""
+    key = json.dumps([importlib.metadata.version("apache-airflow"), AIRFLOW_METADATA_SETUP])
+    template = f"cometly_test_airflow_template_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    admin.execute("select pg_advisory_lock(hashtext(%s))", (template,))
+    try:
+        if admin.execute("select from pg_database where datname = %s", (template,)).fetchone() is None:
+            building = f"{template}_building"
+            admin.execute(f"drop database if exists {building} with (force)")
+            admin.execute(f"create database {building}")
+            env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
+                   _with_database(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], building)}
+            for command in AIRFLOW_METADATA_SETUP:
+                result = subprocess.run(command, capture_output=True, text=True, env=env)
+                if result.returncode != 0:
+                    pytest.fail(f"{' '.join(command)} failed for the test metadata database: {result.stderr[-2000:]}")
+            admin.execute(f"alter database {building} rename to {template}")
+    finally:
+        admin.execute("select pg_advisory_unlock(hashtext(%s))", (template,))
+    return template
 
 
 @pytest.fixture(scope="session")
-def warehouse_url() -> str:
-    """A fresh, migrated test database; WAREHOUSE_URL points at it for the whole session."""
+def airflow_metadata() -> str:
+    """Airflow's metadata for the tests, in a fresh, migrated database of their own: the runs and
+    connections the tests create never show in the project's Airflow, no run of an earlier session is in
+    the way, and two sessions never share connections. Its URL."""
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    if not url:
+        pytest.exit("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is not set: run the tests through 'make test'", returncode=2)
+    with psycopg.connect(_with_database(_libpq(url), "postgres"), autocommit=True) as admin:
+        template = _airflow_metadata_template(admin)
+        admin.execute(f"drop database if exists {AIRFLOW_TEST_DATABASE} with (force)")
+        admin.execute(f"create database {AIRFLOW_TEST_DATABASE} template {template}")
+    return url
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    """Each test's tier (see the top of this file); `airflow` tests get Airflow's metadata first, and a
+    pytest-xdist group: the stack's, or their module's, whose fixtures (a synced world) are then built
+    once. The longest work first, so that no worker is left with it at the end: the stack's group, the
+    other `airflow` modules, then the fast tests."""
+    order = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        stack = bool(AIRFLOW_FIXTURES & set(item.fixturenames)) or "airflow_components" in vars(module or object)
+        airflow = stack or item.get_closest_marker("airflow") is not None
+        if airflow and item.get_closest_marker("fast"):
+            raise pytest.UsageError(f"{item.nodeid} is marked fast but starts Airflow or runs a DAG")
+        if not airflow:
+            item.add_marker(pytest.mark.fast)
+            order[item] = 2
+            continue
+        item.add_marker(pytest.mark.airflow)
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(AIRFLOW_STACK_GROUP if stack else item.module.__name__))
+        if "airflow_metadata" not in item.fixturenames:
+            item.fixturenames.insert(0, "airflow_metadata")
+        order[item] = 0 if stack else 1
+    # By file, so that a module's tests stay together and its fixtures are built once.
+    rank_of_file: dict[Path, int] = {}
+    for item, rank in order.items():
+        rank_of_file[item.path] = min(rank, rank_of_file.get(item.path, rank))
+    items.sort(key=lambda item: rank_of_file[item.path])
+
+
+def _airflow_activity() -> tuple[int, int]:
+    """(the latest DAG run's id, the latest job's id) in the tests' metadata; (0, 0) before it exists."""
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    if not url:
+        return 0, 0
+    try:
+        with psycopg.connect(_libpq(url), autocommit=True, connect_timeout=10) as conn:
+            return conn.execute("select (select coalesce(max(id), 0) from dag_run),"
+                                " (select coalesce(max(id), 0) from job)").fetchone()
+    except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
+        return 0, 0
+
+
+# An Airflow component among this session's processes (the api-server writes no job, a component may
+# use another metadata database): `airflow api-server`, `airflow celery worker`...
+AIRFLOW_COMPONENT = re.compile(r"\bairflow\b.*\b(api[-_]server|scheduler|dag[-_]processor|triggerer|celery worker)\b")
+
+
+def _airflow_components_running() -> list[str]:
+    import psutil
+
+    commands = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(process.cmdline())
+        except psutil.Error:
+            continue
+        if AIRFLOW_COMPONENT.search(command):
+            commands.append(command)
+    return commands
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("fast"):
+        item.stash[_ACTIVITY_BEFORE] = _airflow_activity()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A `fast` test that ran a DAG or started a component fails; a failure on Airflow's metadata
+    database by a test without `airflow_metadata` says what to add."""
+    report = yield
+    if call.when == "call" and _ACTIVITY_BEFORE in item.stash:
+        runs_before, jobs_before = item.stash[_ACTIVITY_BEFORE]
+        runs, jobs = _airflow_activity()
+        components = _airflow_components_running()
+        if runs > runs_before or jobs > jobs_before or components:
+            report.outcome = "failed"
+            report.longrepr = (f"{item.nodeid} is in the fast tier but ran {runs - runs_before} DAG run(s),"
+                               f" started {jobs - jobs_before} Airflow job(s) and runs {components or 'no component'}:"
+                               " mark its module `pytestmark = pytest.mark.airflow` (tests/conftest.py says why)."
+                               + (f"\n{report.longrepr}" if report.longrepr else ""))
+    if report.failed and f'database "{AIRFLOW_TEST_DATABASE}" does not exist' in str(report.longrepr):
+        report.sections.append(("Airflow metadata", "this test uses Airflow's metadata database: give it the"
+                                " `airflow_metadata` fixture (tests/conftest.py)"))
+    return report
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(airflow_metadata) -> str:
+    """A fresh, migrated test database; WAREHOUSE_URL points at it for the whole session. With it
+    Airflow's metadata, where the product's commands keep the workspaces' secrets."""
     base = os.environ.get("WAREHOUSE_URL")
     if not base:
         pytest.exit("WAREHOUSE_URL is not set: run the tests through 'make test'", returncode=2)

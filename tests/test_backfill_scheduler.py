@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from airflow_stack import airflow_components, dag_runs, wait_for_dag_parsed
+from airflow_stack import SharedStack, dag_runs, wait_for_dag_parsed
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 from test_sync_e2e import EXPECTED_AD_RESULTS, ad_results
 
@@ -26,11 +26,18 @@ def acme(wh, fast_fake):
     return api
 
 
+@pytest.fixture(scope="module")
+def shared_stack(tmp_path_factory):
+    stack = SharedStack(tmp_path_factory.mktemp("airflow"))
+    yield stack
+    stack.stop()
+
+
 @pytest.fixture
-def airflow_stack(acme, tmp_path, monkeypatch):
-    """Airflow's components (LocalExecutor), started after the workspace is set up."""
-    with airflow_components(tmp_path, monkeypatch) as base:
-        yield base
+def airflow_stack(acme, shared_stack):
+    """Airflow's components (LocalExecutor), started after the module's first workspace is set up; the
+    module's next tests find them running (each with its workspace set up again on an emptied warehouse)."""
+    return shared_stack.base()
 
 
 def wait_for_runs(base: str, dag_id: str, backfilled: int, timeout: float = 900) -> list[dict]:

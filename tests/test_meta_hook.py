@@ -46,7 +46,7 @@ THROTTLE_BODY = {"error": {"message": "(#80004) There have been too many calls t
 
 
 @pytest.fixture
-def stored_hook():
+def stored_hook(airflow_metadata):
     """Factory: a MetaAdsHook over a freshly stored Airflow connection (deleted after the test)."""
     conn_ids = []
 

@@ -16,6 +16,9 @@ from datetime import datetime, timezone
 import pytest
 from conftest import cli, set_up_workspace
 
+# Tier (tests/conftest.py): `airflow dags test` runs the plan DAGs.
+pytestmark = pytest.mark.airflow
+
 
 def dags_test(dag_id: str, logical_date: str) -> subprocess.CompletedProcess:
     return subprocess.run(["airflow", "dags", "test", dag_id, logical_date], capture_output=True, text=True,

@@ -13,6 +13,9 @@ from __future__ import annotations
 import pytest
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
+# Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.
+pytestmark = pytest.mark.airflow
+
 WS = "acme"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

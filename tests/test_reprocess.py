@@ -15,8 +15,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import requests
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
+
+# Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.
+pytestmark = pytest.mark.airflow
 
 WS = "acme"
 

@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 from conftest import cli
 
+# Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.
+pytestmark = pytest.mark.airflow
+
 WS = "h6s"
 KEY = "ck_SENTINEL_9f3a7c1e5b2d"
 REVOKED_KEY = "ck_SENTINEL_REVOKED_61c0aa"

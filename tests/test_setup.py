@@ -40,7 +40,7 @@ def test_airflow_metadata_is_postgres_not_sqlite():
     assert result.stdout.strip().startswith("postgresql+psycopg2://")
 
 
-def test_airflow_dags_list_works_with_project_config():
+def test_airflow_dags_list_works_with_project_config(airflow_metadata):
     result = run("airflow", "dags", "list", "-o", "plain")
     assert result.returncode == 0, result.stderr
 

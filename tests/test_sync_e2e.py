@@ -30,6 +30,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
+# Tier (tests/conftest.py): `cometly-elt sync` and `results set` run their DAGs in-process.
+pytestmark = pytest.mark.airflow
+
 WS = "acme"
 
 

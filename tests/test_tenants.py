@@ -28,6 +28,9 @@ from conftest import EXAMPLE_SCENARIO, FakeApi, cli, empty_warehouse, set_up_wor
 from psycopg import sql
 from test_sync_e2e import EXPECTED_AD_RESULTS
 
+# Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.
+pytestmark = pytest.mark.airflow
+
 A, B = "h6a", "h6b"
 BETA_KEY = "ck_beta_live"
 
