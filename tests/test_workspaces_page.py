@@ -33,7 +33,8 @@ def airflow(tmp_path_factory, warehouse_url):
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer,editor:user")
         monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
-        with airflow_components(tmp_path, monkeypatch, components=(["api-server", "--port"], ["dag-processor"])) as base:
+        components = (["api-server", "--port"], ["dag-processor"])
+        with airflow_components(tmp_path, monkeypatch, components=components) as base:
             yield base
 
 
@@ -159,7 +160,8 @@ def test_every_input_is_refused_with_the_clis_message(airflow, added, wh):
 
     cases = [
         (f"/w/{WS}/attribution", {"model": "first_touch", "window": "lifetime", "timezone": "America/New_Yrok"},
-         ("cometly", "configure", WS, "--model", "first_touch", "--window", "lifetime", "--timezone", "America/New_Yrok")),
+         ("cometly", "configure", WS, "--model", "first_touch", "--window", "lifetime",
+          "--timezone", "America/New_Yrok")),
         (f"/w/{WS}/attribution", {"model": "linear", "window": "lifetime", "timezone": "UTC"},
          ("cometly", "configure", WS, "--model", "linear", "--window", "lifetime", "--timezone", "UTC")),
         (f"/w/{WS}/events", {"event": "Nonexistent Event", "action": "select"},
@@ -187,7 +189,8 @@ def refused_text(base: str, editor: requests.Session, csrf: str) -> str:
     return text(back.text)
 
 
-def test_the_cometly_key_is_validated_before_it_is_stored_and_never_shown(airflow, added, wh, fake_api, tmp_path_factory):
+def test_the_cometly_key_is_validated_before_it_is_stored_and_never_shown(airflow, added, wh, fake_api,
+                                                                           tmp_path_factory):
     from cometly_elt.hooks.cometly import KEY_REJECTED
 
     api = fake_api()
@@ -231,7 +234,8 @@ def test_a_model_change_asks_to_confirm_the_reprocess_it_names(airflow, added, w
     assert ("Settings version 2 (last_touch, window 7 days) is being built beside version 1: all history is"
             " reprocessed, and the marts switch to it when that is done.") in text(done.text)
     assert wh.execute("select version, model, window_days, state from control.attribution_versions"
-                      " order by version").fetchall() == [(1, "first_touch", 0, "active"), (2, "last_touch", 7, "building")]
+                      " order by version").fetchall() == [(1, "first_touch", 0, "active"),
+                                                          (2, "last_touch", 7, "building")]
 
 
 def test_the_list_shows_schedule_sync_state_errors_and_progress(airflow, added, wh):
@@ -294,8 +298,39 @@ def test_events_and_results_on_the_card_are_the_clis(airflow, wh, fake_api):
     assert listed == json.loads(cli_ok("cometly", "events", WS, "--json"))
     chosen = editor.post(f"{airflow}/workspaces/w/{WS}/events", data={"event": "lead_generated", "action": "select"},
                          headers=headers, timeout=60)
-    assert chosen.json() == {"message": f"Selected for '{WS}': lead_generated.\nEvents synced: lead_generated, purchase."}
+    assert chosen.json() == {
+        "message": f"Selected for '{WS}': lead_generated.\nEvents synced: lead_generated, purchase."}
     removed = editor.post(f"{airflow}/workspaces/w/{WS}/events", data={"event": "purchase", "action": "unselect"},
                           headers=headers, timeout=60)
     assert removed.json()["message"].startswith(f"Unselected for '{WS}': purchase.")
     assert [e for (e,) in wh.execute("select event_name from control.selected_events")] == ["lead_generated"]
+
+
+def test_events_say_so_plainly_when_cometly_has_none(airflow, added, wh, fake_api):
+    api = fake_api({"cometly": {"spaces": [{"id": "space_empty", "timezone": "UTC", "contacts": [],
+                                            "api_keys": [{"key": "ck_empty", "status": "active"}]}]}},
+                   "--no-rate-limits")
+    cli("cometly", "connect", WS, "--api-key", "ck_empty", "--base-url", api.cometly_url)
+
+    listed = browser(airflow, "viewer").get(f"{airflow}/workspaces/api/workspaces/{WS}/events",
+                                            headers={"Accept": "application/json"}, timeout=120).json()
+    assert (listed["found_in_cometly"], listed["message"]) == (0, cli_ok("cometly", "events", WS).strip())
+
+
+def test_per_event_coverage_is_a_banner_in_days_when_status_has_it():
+    from cometly_elt.webui.app import _banners
+
+    status = {"progress": {}, "last_synced_at": datetime(2026, 3, 1, tzinfo=timezone.utc), "setup_problem": None,
+              "history_start": "2026-01-01", "coverage": [
+                  {"event_name": "purchase", "label": "purchase", "covered_days": 330, "total_days": 330,
+                   "state": "complete"},
+                  {"event_name": "custom_event_3", "label": "Demo Booked", "covered_days": 120, "total_days": 330,
+                   "state": "filling"}]}
+
+    assert [(b["title"], b["done"], b["total"], b["unit"]) for b in _banners(status, [])] == [
+        ("Event history: Demo Booked", 120, 330, "days")]
+    # Before any sync the same numbers are the first sync's; without coverage, it says it has not synced yet.
+    assert [b["title"] for b in _banners({**status, "last_synced_at": None}, [])] == ["First sync: Demo Booked"]
+    del status["coverage"]
+    assert [b["title"] for b in _banners({**status, "last_synced_at": None}, [])] == [
+        "First sync: the whole history since 2026-01-01"]

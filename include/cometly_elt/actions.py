@@ -191,7 +191,8 @@ def describe_attribution(workspace_id: str, result: AttributionSet) -> str:
     change, tz = result.change, result.timezone
     settings = f"{result.model}, window {control.window_label(result.window_days)}"
     if change.first:
-        lines = [f"Attribution for '{workspace_id}': {settings}, timezone {tz} (settings version {change.active_version})."]
+        lines = [f"Attribution for '{workspace_id}': {settings}, timezone {tz}"
+                 f" (settings version {change.active_version})."]
     elif change.reprocess:
         lines = [
             f"Settings version {change.building_version} ({settings}) is being built beside version"
@@ -346,6 +347,7 @@ def sync_now(workspace_id: str, *, full_refresh: bool = False, airflow_token: st
 
 def describe_sync(result: dict) -> str:
     if result["state"] == "queued":
-        return f"Sync Now started for '{result['workspace_id']}' (run {result['run_id']}): watch it at {result['watch']}"
+        return (f"Sync Now started for '{result['workspace_id']}' (run {result['run_id']}):"
+                f" watch it at {result['watch']}")
     return (f"Synced '{result['workspace_id']}' here (no Airflow scheduler running)."
             f" Last Synced: {result['last_synced_at']}. Task states: {result['watch']}")

@@ -23,8 +23,8 @@ def next_syncs() -> dict[str, dict]:
     return {dag_id: {"next_at": next_at, "paused": paused} for dag_id, next_at, paused in rows}
 
 
-def active_runs(workspace_id: str) -> list[dict]:
-    """Queued or running Sync Now and result-backfill runs of the workspace, newest first."""
+def active_runs() -> dict[str, list[dict]]:
+    """Queued or running Sync Now and result-backfill runs, newest first, by workspace id."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -36,12 +36,13 @@ def active_runs(workspace_id: str) -> list[dict]:
                    DagRun.state.in_(("queued", "running")))
             .order_by(DagRun.queued_at.desc())
         ).all()
-    return [
-        {"dag_id": dag_id, "run_id": run_id, "state": str(state), "queued_at": queued_at,
-         "campaign_id": (conf or {}).get("campaign_id")}
-        for dag_id, run_id, state, conf, queued_at in rows
-        if (conf or {}).get("workspace_id") == workspace_id
-    ]
+    runs: dict[str, list[dict]] = {}
+    for dag_id, run_id, state, conf, queued_at in rows:
+        conf = conf or {}
+        runs.setdefault(conf.get("workspace_id"), []).append(
+            {"dag_id": dag_id, "run_id": run_id, "state": str(state), "queued_at": queued_at,
+             "campaign_id": conf.get("campaign_id")})
+    return runs
 
 
 def relative(moment: datetime | None, now: datetime) -> str:

@@ -73,7 +73,8 @@ def _banners(status: dict, runs: list[dict]) -> list[dict]:
     """Progress a person waits for: {title, done, total, unit, state}; `done` None while not measurable."""
     banners = []
     for run in runs:
-        what = "Sync Now" if run["dag_id"] == "cometly_sync_now" else f"Result backfill of campaign {run['campaign_id']}"
+        what = ("Sync Now" if run["dag_id"] == "cometly_sync_now"
+                else f"Result backfill of campaign {run['campaign_id']}")
         banners.append({"title": f"{what}: {run['state']}", "run_id": run["run_id"], "dag_id": run["dag_id"],
                         "done": None, "total": None, "unit": "", "state": run["state"]})
     progress = status["progress"]
@@ -114,7 +115,7 @@ def _summary(status: dict, next_syncs: dict[str, dict]) -> dict:
 
 def _card(workspace_id: str) -> dict:
     status = actions.workspace_status(workspace_id)
-    runs = airflow_state.active_runs(workspace_id)
+    runs = airflow_state.active_runs().get(workspace_id, [])
     return {"s": status, "banners": _banners(status, runs), "campaigns": _campaigns(workspace_id),
             **_summary(status, airflow_state.next_syncs()), "models": MODELS, "windows": WINDOWS,
             "current_window": (status["attribution"] or {}).get("window", "").split(" ")[0]}
@@ -153,11 +154,11 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def workspace_list(request: Request) -> Response:
-        next_syncs = airflow_state.next_syncs()
+        next_syncs, runs = airflow_state.next_syncs(), airflow_state.active_runs()
         rows = []
         for workspace in actions.list_workspaces():
             status = actions.workspace_status(workspace["workspace_id"])
-            rows.append({"s": status, "banners": _banners(status, airflow_state.active_runs(status["workspace_id"])),
+            rows.append({"s": status, "banners": _banners(status, runs.get(status["workspace_id"], [])),
                          **_summary(status, next_syncs)})
         return _render(request, "list.html", rows=rows)
 

@@ -105,7 +105,8 @@ async def require_edit(request: Request, viewer: Viewer = Depends(require_read))
         if given is None and "form" in request.headers.get("content-type", ""):
             given = (await request.form()).get(CSRF_FIELD)
         try:
-            valid = given is not None and _serializer().loads(given, max_age=CSRF_MAX_AGE_SECONDS) == viewer.user.get_id()
+            valid = (given is not None
+                     and _serializer().loads(given, max_age=CSRF_MAX_AGE_SECONDS) == viewer.user.get_id())
         except BadSignature:
             valid = False
         if not valid:
