@@ -9,7 +9,6 @@ gets {"message": ...} or {"detail": ...} with 400 instead.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,12 +120,6 @@ def _card(workspace_id: str) -> dict:
             "current_window": (status["attribution"] or {}).get("window", "").split(" ")[0]}
 
 
-def _jsonable(data: Any) -> Any:
-    from cometly_elt.cli.output import _default
-
-    return json.loads(json.dumps(data, default=_default))
-
-
 # ---------------------------------------------------------------- the app
 
 def create_app() -> FastAPI:
@@ -164,7 +157,7 @@ def create_app() -> FastAPI:
 
     @app.get("/api/workspaces")
     def workspace_list_json() -> Any:
-        return _jsonable(actions.list_workspaces())
+        return actions.list_workspaces()
 
     @app.get("/w/{workspace_id}", response_class=HTMLResponse)
     def card(request: Request, workspace_id: str) -> Response:
@@ -182,9 +175,8 @@ def create_app() -> FastAPI:
     @app.get("/api/workspaces/{workspace_id}")
     def card_json(workspace_id: str) -> Any:
         data = _card(workspace_id)
-        return _jsonable({"status": data["s"], "banners": data["banners"], "campaigns": data["campaigns"],
-                          "next_sync": data["next_at"], "next_sync_note": data["next_note"],
-                          "plan_dag": data["plan_dag"]})
+        return {"status": data["s"], "banners": data["banners"], "campaigns": data["campaigns"],
+                "next_sync": data["next_at"], "next_sync_note": data["next_note"], "plan_dag": data["plan_dag"]}
 
     @app.get("/api/workspaces/{workspace_id}/events")
     def events(workspace_id: str) -> Any:
