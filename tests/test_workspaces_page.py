@@ -322,13 +322,20 @@ def test_per_event_coverage_is_a_banner_in_days_when_status_has_it():
 
     status = {"progress": {}, "last_synced_at": datetime(2026, 3, 1, tzinfo=timezone.utc), "setup_problem": None,
               "history_start": "2026-01-01", "coverage": [
-                  {"event_name": "purchase", "label": "purchase", "covered_days": 330, "total_days": 330,
-                   "state": "complete"},
-                  {"event_name": "custom_event_3", "label": "Demo Booked", "covered_days": 120, "total_days": 330,
-                   "state": "filling"}]}
+                  {"event_name": "purchase", "label": "purchase", "loaded_days": 330, "total_days": 330},
+                  {"event_name": "custom_event_3", "label": "Demo Booked", "loaded_days": 120, "total_days": 330}]}
 
     assert [(b["title"], b["done"], b["total"], b["unit"]) for b in _banners(status, [])] == [
         ("Event history: Demo Booked", 120, 330, "days")]
+    # The same with the key named covered_days, and a state.
+    renamed = [{"label": "Demo Booked", "covered_days": 120, "total_days": 330, "state": "filling"}]
+    assert [(b["done"], b["state"]) for b in _banners({**status, "coverage": renamed}, [])] == [(120, "filling")]
+    # A result backfill measured in days (from coverage) or, before coverage, in months.
+    in_days = {"campaign_id": "7", "event": "purchase", "state": "running", "done_days": 120, "total_days": 330}
+    in_months = {"campaign_id": "7", "event": "purchase", "state": "running", "done": 3, "total": 10}
+    assert [(b["done"], b["total"], b["unit"]) for p in (in_days, in_months)
+            for b in _banners({**status, "coverage": [], "progress": {"result_backfill": p}}, [])] == [
+        (120, 330, "days"), (3, 10, "months")]
     # Before any sync the same numbers are the first sync's; without coverage, it says it has not synced yet.
     assert [b["title"] for b in _banners({**status, "last_synced_at": None}, [])] == ["First sync: Demo Booked"]
     del status["coverage"]

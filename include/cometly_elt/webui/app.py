@@ -82,14 +82,19 @@ def _banners(status: dict, runs: list[dict]) -> list[dict]:
         banners.append({"title": f"Reprocessing all history (settings version {p['version']})",
                         "done": p["done_days"], "total": p["total_days"], "unit": "days", "state": "running"})
     if progress.get("result_backfill"):
+        # In days where the status measures them from the coverage ledger, else in months done.
         p = progress["result_backfill"]
+        days = "done_days" in p
         banners.append({"title": f"Result backfill: campaign {p['campaign_id']} → {p['event']}",
-                        "done": p["done"], "total": p["total"], "unit": "months", "state": p["state"]})
+                        "done": p["done_days" if days else "done"], "total": p["total_days" if days else "total"],
+                        "unit": "days" if days else "months", "state": p["state"]})
     for entry in status.get("coverage") or []:
-        if entry.get("covered_days") is not None and entry["covered_days"] < entry.get("total_days", 0):
+        # Each selected event's history loaded: `loaded_days` (or `covered_days`) of `total_days`.
+        loaded = entry.get("loaded_days", entry.get("covered_days"))
+        if loaded is not None and loaded < entry["total_days"]:
             kind = "First sync" if status["last_synced_at"] is None else "Event history"
-            banners.append({"title": f"{kind}: {entry['label']}", "done": entry["covered_days"],
-                            "total": entry["total_days"], "unit": "days", "state": entry.get("state", "")})
+            banners.append({"title": f"{kind}: {entry['label']}", "done": loaded, "total": entry["total_days"],
+                            "unit": "days", "state": entry.get("state", "running")})
     if status["last_synced_at"] is None and not status["setup_problem"] and not status.get("coverage"):
         banners.append({"title": "First sync: the whole history since " + str(status["history_start"]),
                         "done": None, "total": None, "unit": "", "state": "not synced yet"})
