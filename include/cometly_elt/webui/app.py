@@ -21,7 +21,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from cometly_elt import actions
 from cometly_elt.errors import UserError
 from cometly_elt.webui import airflow_state
-from cometly_elt.webui.security import CSRF_FIELD, CSRF_HEADER, Viewer, csrf_token, require_edit, require_read
+from cometly_elt.webui.security import (CSRF_FIELD, CSRF_HEADER, Viewer, csrf_token, require_edit, require_read,
+                                        signer)
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                          autoescape=select_autoescape(default=True, default_for_string=True))
@@ -269,12 +270,6 @@ async def _run(function, *args, **kwargs):
 
 # ---------------------------------------------------------------- after a change
 
-def _flash_serializer():
-    from cometly_elt.webui.security import _serializer
-
-    return _serializer()
-
-
 def _read_flash(request: Request) -> dict | None:
     from itsdangerous import BadSignature
 
@@ -282,7 +277,7 @@ def _read_flash(request: Request) -> dict | None:
     if not raw:
         return None
     try:
-        return _flash_serializer().loads(raw, max_age=120)
+        return signer("flash").loads(raw, max_age=120)
     except BadSignature:
         return None
 
@@ -291,7 +286,7 @@ def _redirect_with(request: Request, workspace_id: str | None, flash: dict) -> R
     root = request.scope.get("root_path", "")
     target = f"{root}/w/{quote(workspace_id, safe='')}" if workspace_id else f"{root}/"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(FLASH_COOKIE, _flash_serializer().dumps(flash), max_age=120, path=root or "/",
+    response.set_cookie(FLASH_COOKIE, signer("flash").dumps(flash), max_age=120, path=root or "/",
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
 

@@ -70,18 +70,19 @@ def require_read(request: Request, user=Depends(get_user)) -> Viewer:
     return viewer
 
 
-def _serializer():
+def signer(purpose: str):
+    """Signs and checks values with Airflow's JWT secret; `purpose` keeps one kind from passing for another."""
     from airflow.configuration import conf
     from itsdangerous import URLSafeTimedSerializer
 
     secret = conf.get("api_auth", "jwt_secret", fallback="")
     if not secret:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Forbidden: [api_auth] jwt_secret is not set")
-    return URLSafeTimedSerializer(secret, salt="cometly-elt workspaces page csrf")
+    return URLSafeTimedSerializer(secret, salt=f"cometly-elt workspaces page {purpose}")
 
 
 def csrf_token(viewer: Viewer) -> str:
-    return _serializer().dumps(viewer.user.get_id())
+    return signer("csrf").dumps(viewer.user.get_id())
 
 
 def _same_origin(request: Request) -> bool:
@@ -106,7 +107,7 @@ async def require_edit(request: Request, viewer: Viewer = Depends(require_read))
             given = (await request.form()).get(CSRF_FIELD)
         try:
             valid = (given is not None
-                     and _serializer().loads(given, max_age=CSRF_MAX_AGE_SECONDS) == viewer.user.get_id())
+                     and signer("csrf").loads(given, max_age=CSRF_MAX_AGE_SECONDS) == viewer.user.get_id())
         except BadSignature:
             valid = False
         if not valid:
