@@ -103,7 +103,7 @@ def test_connect_select_sync_and_set_a_result_from_the_workspaces_page(wh, api, 
     frame.locator("#live [data-banner]").filter(has_text="Result backfill").first.wait_for()
     screenshot(page, "07-result-backfill-banner")
     frame.locator("#live [data-banner]").filter(has_text="(done)").wait_for(timeout=600_000)
-    page.set_viewport_size({"width": 1400, "height": 1300})  # the whole card, for docs/workspaces-card.png
+    page.set_viewport_size({"width": 1400, "height": 1700})  # the whole card, for docs/workspaces-card.png
     page.reload()
     frame = page.frame_locator("iframe")
     frame.locator("form[data-campaign='2000000001'] .badge.cometly").wait_for()
