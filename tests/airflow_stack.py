@@ -30,8 +30,10 @@ def metadata_connection() -> psycopg.Connection:
 
 
 @contextmanager
-def airflow_components(tmp_path: Path, monkeypatch, extra: tuple[list[str], ...] = ()) -> Iterator[str]:
-    """The components running; yields the api-server's base URL. `extra` commands are `airflow` sub-commands."""
+def airflow_components(tmp_path: Path, monkeypatch, extra: tuple[list[str], ...] = (),
+                       components: tuple[list[str], ...] = COMPONENTS) -> Iterator[str]:
+    """The components running; yields the api-server's base URL. `extra` commands are `airflow` sub-commands;
+    `components` may leave out some of COMPONENTS (the api-server must stay)."""
     # No run of an earlier test in the way: the scheduler then starts its own latest run afresh.
     with metadata_connection() as conn:
         conn.execute("truncate dag_run, backfill_dag_run, backfill cascade")
@@ -42,7 +44,7 @@ def airflow_components(tmp_path: Path, monkeypatch, extra: tuple[list[str], ...]
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"{base}/execution/")
     monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "5")
     processes = []
-    for command in (*COMPONENTS, *extra):
+    for command in (*components, *extra):
         args = ["airflow", *command] + ([str(port)] if command[-1] == "--port" else [])
         name = "-".join(c.lstrip("-") for c in command if not c.startswith("--"))[:60]
         log = open(tmp_path / f"airflow-{name}.log", "wb")

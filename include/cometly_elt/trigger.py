@@ -50,17 +50,19 @@ def admin_login() -> tuple[str, str]:
     return user, password
 
 
-def _trigger_via_api(dag_id: str, conf: dict) -> Outcome:
+def _trigger_via_api(dag_id: str, conf: dict, token: str | None = None) -> Outcome:
     import requests
 
     base = _api_base_url()
-    user, password = admin_login()
-    token = requests.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=30)
-    token.raise_for_status()
+    if token is None:
+        user, password = admin_login()
+        login = requests.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=30)
+        login.raise_for_status()
+        token = login.json()["access_token"]
     response = requests.post(
         f"{base}/api/v2/dags/{dag_id}/dagRuns",
         json={"logical_date": None, "conf": conf},
-        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
     if response.status_code >= 400:
@@ -88,8 +90,12 @@ def _api_answers() -> bool:
         return False
 
 
-def run_dag(dag_id: str, conf: dict) -> Outcome:
-    """Hand the run to Airflow when its scheduler and API are up; otherwise run it here."""
-    if scheduler_alive() and _api_answers():
-        return _trigger_via_api(dag_id, conf)
+def run_dag(dag_id: str, conf: dict, token: str | None = None) -> Outcome:
+    """Hand the run to Airflow when its scheduler and API are up; otherwise run it here.
+
+    With a user's `token` (the Workspaces page, served by the api-server itself) the run is always
+    handed to the REST API as that user, so Airflow's own permissions decide and nothing runs in the
+    api-server's process."""
+    if token is not None or (scheduler_alive() and _api_answers()):
+        return _trigger_via_api(dag_id, conf, token)
     return _run_in_process(dag_id, conf)

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from urllib.parse import urlsplit
 
+from cometly_elt import actions
+from cometly_elt.actions import DEFAULT_COMETLY_URL as DEFAULT_BASE_URL, DISCOVERY_DAYS, NO_EVENTS
 from cometly_elt.cli.output import emit, json_parent, table
 from cometly_elt.errors import UserError
-
-DEFAULT_BASE_URL = "https://app.cometly.com/public-api/v1"
-# How far back `events` looks for the events a Space actually has.
-DISCOVERY_DAYS = 30
-NO_EVENTS = "No events found in Cometly: the account may have no conversion events yet, or tracking is not running"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -52,34 +48,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------- connect
 
-def _base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UserError(f"base URL '{url}' is not an http(s) URL: leave --base-url out to use {DEFAULT_BASE_URL}")
-    return url.rstrip("/")
-
-
 def _connect(args: argparse.Namespace) -> int:
-    from cometly_elt import control, credentials, warehouse
-
-    base_url = _base_url(args.base_url)
-    if not args.api_key.strip():
-        raise UserError("the API key is empty: copy it from Cometly (Integrations → API)")
-    with warehouse.connect() as conn:
-        control.get_workspace(conn, args.workspace_id)
-    # Nothing is stored until Cometly has accepted the key.
-    from cometly_elt.hooks.cometly import CometlyHook
-
-    CometlyHook.for_key(base_url, args.api_key).validate_key()
-    conn_id = control.cometly_conn_id(args.workspace_id)
-    with warehouse.connect() as conn:
-        control.get_workspace(conn, args.workspace_id, for_update=True)
-        control.set_cometly_connection(conn, args.workspace_id, conn_id=conn_id, base_url=base_url)
-        credentials.store(conn_id, conn_type="cometly", host=base_url, password=args.api_key,
-                          description=f"Cometly API key of workspace {args.workspace_id}")
+    connected = actions.connect_cometly(args.workspace_id, api_key=args.api_key, base_url=args.base_url)
     print(
-        f"Workspace '{args.workspace_id}' connected to Cometly at {base_url}: the key is valid and stored"
-        f" encrypted as Airflow connection '{conn_id}'.\n"
+        f"Workspace '{args.workspace_id}' connected to Cometly at {connected.base_url}: the key is valid and stored"
+        f" encrypted as Airflow connection '{connected.conn_id}'.\n"
         f"Next: cometly-elt cometly configure {args.workspace_id} --model first_touch --window lifetime"
         " --timezone IANA_NAME"
     )
@@ -104,81 +77,26 @@ def _confirm_reprocess() -> None:
 
 
 def _configure(args: argparse.Namespace) -> int:
-    from cometly_elt import control, warehouse
-    from cometly_elt.timezones import validate_timezone
+    from cometly_elt.control import ReprocessNotConfirmed
 
-    model = control.parse_model(args.model)
-    window_days = control.parse_window(args.window)
-    tz = validate_timezone(args.timezone)
-
-    def apply(confirmed: bool) -> control.AttributionChange:
-        with warehouse.connect() as conn:
-            return control.configure_attribution(
-                conn, args.workspace_id, model=model, window_days=window_days, timezone=tz,
-                reprocess_confirmed=confirmed,
-            )
+    def apply(confirmed: bool) -> actions.AttributionSet:
+        return actions.configure_attribution(args.workspace_id, model=args.model, window=args.window,
+                                             timezone=args.timezone, reprocess_confirmed=confirmed)
 
     try:
-        change = apply(args.yes)
-    except control.ReprocessNotConfirmed:
-        # The transaction is closed while waiting for the answer.
+        result = apply(args.yes)
+    except ReprocessNotConfirmed:
+        # No transaction is open while waiting for the answer.
         _confirm_reprocess()
-        change = apply(True)
-    print(_describe_change(args.workspace_id, model, window_days, tz, change))
+        result = apply(True)
+    print(actions.describe_attribution(args.workspace_id, result))
     return 0
-
-
-def _describe_change(workspace_id: str, model: str, window_days: int, tz: str, change) -> str:
-    from cometly_elt.control import window_label
-
-    settings = f"{model}, window {window_label(window_days)}"
-    if change.first:
-        lines = [f"Attribution for '{workspace_id}': {settings}, timezone {tz} (settings version {change.active_version})."]
-    elif change.reprocess:
-        lines = [
-            f"Settings version {change.building_version} ({settings}) is being built beside version"
-            f" {change.active_version}: all history is reprocessed, and the marts switch to it when that is done."
-        ]
-        if change.retired_building is not None:
-            lines.append(f"It replaces version {change.retired_building}, which was still being built.")
-    elif change.retired_building is not None:
-        lines = [
-            f"Back to the active settings (version {change.active_version}):"
-            f" the reprocess to version {change.retired_building} is cancelled."
-        ]
-    else:
-        lines = []
-    if change.timezone_changed:
-        lines.append(
-            f"Timezone is now {tz}: nothing is re-extracted (raw data is kept in UTC), but the marts are"
-            " marked for rebuild with the new report dates."
-        )
-    if not change.changed:
-        building = f", version {change.building_version} being built" if change.building_version else ""
-        lines.append(f"Attribution settings of '{workspace_id}' unchanged (version {change.active_version}{building}).")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- events
 
 def _events(args: argparse.Namespace) -> int:
-    from cometly_elt import control, warehouse
-
-    with warehouse.connect() as conn:
-        workspace = control.get_workspace(conn, args.workspace_id)
-        connection = control.require_cometly_connection(conn, args.workspace_id)
-    from cometly_elt.hooks.cometly import workspace_hook
-
-    with workspace_hook(args.workspace_id, connection["conn_id"]) as hook:
-        found = hook.discover_events(workspace["timezone"], days=DISCOVERY_DAYS)
-    with warehouse.connect() as conn:
-        control.get_workspace(conn, args.workspace_id, for_update=True)
-        control.upsert_event_catalog(conn, args.workspace_id, found)
-        events = control.available_events(conn, args.workspace_id, seen=found)
-    data = {"workspace_id": args.workspace_id, "found_in_cometly": len(found), "events": events}
-    if not found:
-        data["message"] = NO_EVENTS
-    emit(args, data, _events_table)
+    emit(args, actions.list_events(args.workspace_id), _events_table)
     return 0
 
 
@@ -195,34 +113,8 @@ def _events_table(data: dict) -> str:
     )
 
 
-def _event_names(events: list[str], catalog: dict[str, str]) -> str:
-    from cometly_elt.control import event_label
-
-    shown = []
-    for name in events:
-        label = event_label(name, catalog)
-        shown.append(name if label == name else f"{label} ({name})")
-    return ", ".join(shown)
-
-
 def _choose(args: argparse.Namespace) -> int:
     """select / unselect: both report what changed and what is synced now."""
-    from cometly_elt import control, warehouse
-
-    selecting = args.cometly_command == "select"
-    with warehouse.connect() as conn:
-        names = control.resolve_events(conn, args.workspace_id, args.events)
-        change = control.select_events if selecting else control.unselect_events
-        changed = change(conn, args.workspace_id, names)
-        catalog = control.event_catalog(conn, args.workspace_id)
-        synced = [e["event_name"] for e in control.selected_events(conn, args.workspace_id)]
-    unchanged = [n for n in names if n not in changed]
-    done, not_done = ("Selected", "Already selected") if selecting else ("Unselected", "Was not selected")
-    lines = []
-    if changed:
-        lines.append(f"{done} for '{args.workspace_id}': {_event_names(changed, catalog)}.")
-    if unchanged:
-        lines.append(f"{not_done}: {_event_names(unchanged, catalog)}.")
-    lines.append(f"Events synced: {_event_names(synced, catalog) if synced else 'none'}.")
-    print("\n".join(lines))
+    choice = actions.choose_events(args.workspace_id, args.events, select=args.cometly_command == "select")
+    print(actions.describe_event_choice(args.workspace_id, choice))
     return 0

@@ -25,10 +25,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _connect(args: argparse.Namespace) -> int:
-    from cometly_elt.meta.accounts import connect_account
+    from cometly_elt import actions
 
-    account = connect_account(args.workspace_id, ad_account=args.ad_account, access_token=args.access_token,
-                              base_url=args.base_url)
+    account = actions.connect_meta_account(args.workspace_id, ad_account=args.ad_account,
+                                           access_token=args.access_token, base_url=args.base_url)
     emit(args, {
         "workspace_id": account.workspace_id, "ad_account_id": account.ad_account_id, "conn_id": account.conn_id,
         "name": account.name, "currency": account.currency, "timezone_name": account.timezone_name,

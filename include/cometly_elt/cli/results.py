@@ -22,29 +22,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _set(args: argparse.Namespace) -> int:
-    from cometly_elt import control, trigger, warehouse
-    from cometly_elt.errors import UserError
+    from cometly_elt import actions
 
-    with warehouse.connect() as conn:
-        (event,) = control.resolve_events(conn, args.workspace_id, [args.event])
-        selected = {e["event_name"] for e in control.selected_events(conn, args.workspace_id)}
-        if event not in selected:
-            # Only selected events sync, so only they can be results (troubleshooting: "missing from result choices").
-            raise UserError(
-                f"event '{event}' is not selected, so it cannot be a result metric: run"
-                f" 'cometly-elt cometly select {args.workspace_id} {event}' first"
-            )
-        if not args.campaign.isdigit():
-            raise UserError(f"'{args.campaign}' is not a Meta campaign id (digits only)")
-        control.set_result_metric(conn, args.workspace_id, args.campaign, event)
-    outcome = trigger.run_dag("cometly_result_backfill", {"workspace_id": args.workspace_id,
-                                                          "campaign_id": args.campaign})
-    if outcome.state == "failed":
-        raise UserError(f"the result metric is set but its backfill failed: see {outcome.where}")
-    result = {"workspace_id": args.workspace_id, "campaign_id": args.campaign, "event": event,
-              "backfill_run_id": outcome.run_id, "backfill_state": outcome.state, "watch": outcome.where}
-    emit(args, result, lambda r: (
-        f"Campaign {r['campaign_id']} now counts '{r['event']}' as its result."
-        f" Backfill {'started' if r['backfill_state'] == 'queued' else r['backfill_state']}: {r['watch']}"
-    ))
+    result = actions.set_result_metric(args.workspace_id, campaign=args.campaign, event=args.event)
+    emit(args, result, actions.describe_result_metric)
     return 0

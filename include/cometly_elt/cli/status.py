@@ -16,11 +16,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from cometly_elt import control, warehouse
+    from cometly_elt import actions
 
-    with warehouse.connect() as conn:
-        status = control.workspace_status(conn, args.workspace_id)
-    emit(args, status, format_status)
+    emit(args, actions.workspace_status(args.workspace_id), format_status)
     return 0
 
 

@@ -21,26 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from cometly_elt import control, sync, trigger, warehouse
-    from cometly_elt.errors import UserError
+    from cometly_elt import actions
 
-    # Refuse at once what the DAG would refuse, before starting Airflow machinery.
-    with warehouse.connect() as conn:
-        sync.sync_now_workspace(conn, args.workspace_id)
-    outcome = trigger.run_dag("cometly_sync_now", {"workspace_id": args.workspace_id,
-                                                   "full_refresh": args.full_refresh})
-    with warehouse.connect() as conn:
-        state = control.sync_state(conn, args.workspace_id) or {}
-    if outcome.state == "failed":
-        raise UserError(f"sync of '{args.workspace_id}' failed: {state.get('last_error') or 'see ' + outcome.where}")
-    result = {"workspace_id": args.workspace_id, "run_id": outcome.run_id, "state": outcome.state,
-              "watch": outcome.where, "last_synced_at": state.get("last_synced_at")}
-
-    def human(r: dict) -> str:
-        if r["state"] == "queued":
-            return f"Sync Now started for '{r['workspace_id']}' (run {r['run_id']}): watch it at {r['watch']}"
-        return (f"Synced '{r['workspace_id']}' here (no Airflow scheduler running). Last Synced: {r['last_synced_at']}."
-                f" Task states: {r['watch']}")
-
-    emit(args, result, human)
+    emit(args, actions.sync_now(args.workspace_id, full_refresh=args.full_refresh), actions.describe_sync)
     return 0

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import date, datetime, timedelta, timezone
 
+from cometly_elt import actions
+from cometly_elt.actions import DEFAULT_HISTORY_DAYS
 from cometly_elt.cli.output import emit, json_parent, table
-from cometly_elt.errors import UserError
-
-DEFAULT_HISTORY_DAYS = 365
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -41,59 +38,29 @@ def register(commands: argparse._SubParsersAction) -> None:
     remove.set_defaults(func=_remove)
 
 
-def _history_start(text: str | None) -> date:
-    today = datetime.now(timezone.utc).date()
-    if text is None:
-        return today - timedelta(days=DEFAULT_HISTORY_DAYS)
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError
-        start = date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"history start '{text}' is not a date: use YYYY-MM-DD") from None
-    if start > today:
-        raise UserError(f"history start {start} is in the future: give a past date")
-    return start
-
-
 def _add(args: argparse.Namespace) -> int:
-    from cometly_elt import control, warehouse
+    from cometly_elt.control import PLAN_SYNC_HOURS
 
-    plan = control.parse_plan(args.plan)
-    history_start = _history_start(args.history_start)
-    with warehouse.connect() as conn:
-        added = control.add_workspace(conn, args.workspace_id, name=args.name, plan=plan, history_start=history_start)
-    if not added:
+    result = actions.add_workspace(args.workspace_id, name=args.name, plan=args.plan, history_start=args.history_start)
+    if not result.added:
         print(f"Workspace '{args.workspace_id}' already exists with these settings: nothing changed.")
         return 0
     print(
-        f"Workspace '{args.workspace_id}' added: {plan} plan (syncs every {control.PLAN_SYNC_HOURS[plan]} h),"
-        f" history from {history_start}.\n"
+        f"Workspace '{args.workspace_id}' added: {result.plan} plan (syncs every {PLAN_SYNC_HOURS[result.plan]} h),"
+        f" history from {result.history_start}.\n"
         f"Next: cometly-elt cometly connect {args.workspace_id} --api-key KEY"
     )
     return 0
 
 
 def _set_subscription(args: argparse.Namespace) -> int:
-    from cometly_elt import control, warehouse
-
-    with warehouse.connect() as conn:
-        changed = control.set_subscription(conn, args.workspace_id, args.status)
-        plan = control.get_workspace(conn, args.workspace_id)["plan"]
-    prefix = f"Workspace '{args.workspace_id}' " + ("" if changed else "was already ")
-    if args.status == "paused":
-        print(prefix + f"paused: no syncs run until 'cometly-elt workspace resume {args.workspace_id}'.")
-    else:
-        print(prefix + f"active: syncs run every {control.PLAN_SYNC_HOURS[plan]} h ({plan} plan).")
+    change = actions.set_subscription(args.workspace_id, args.status)
+    print(actions.describe_subscription(args.workspace_id, change))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    from cometly_elt import control, warehouse
-
-    with warehouse.connect() as conn:
-        workspaces = control.list_workspaces(conn)
-    emit(args, workspaces, _workspace_table)
+    emit(args, actions.list_workspaces(), _workspace_table)
     return 0
 
 
@@ -114,15 +81,7 @@ def _workspace_table(workspaces: list[dict]) -> str:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from cometly_elt import control, warehouse
-
-    if not args.yes:
-        raise UserError(
-            f"removing workspace '{args.workspace_id}' deletes its settings, stored credentials and all its data:"
-            " add --yes to confirm"
-        )
-    with warehouse.connect() as conn:
-        removal = control.remove_workspace(conn, args.workspace_id)
+    removal = actions.remove_workspace(args.workspace_id, confirmed=args.yes)
     print(
         f"Workspace '{args.workspace_id}' removed: {sum(removal.rows.values())} rows and"
         f" {len(removal.conn_ids)} stored credentials deleted."
