@@ -281,3 +281,27 @@ def test_removing_a_workspace_removes_its_ledger(wh, example_api):
     assert wh.execute("select count(*) from control.event_coverage where workspace_id = 'ws_a'").fetchone() == (1,)
     cli("workspace", "remove", "ws_a", "--yes")
     assert wh.execute("select count(*) from control.event_coverage where workspace_id = 'ws_a'").fetchone() == (0,)
+
+
+def test_more_than_ten_events_are_exported_in_two_groups_and_every_row_lands(wh, fast_fake):
+    """Twelve custom events on one New York day (2026-04-01, UTC-4): two request groups, an export each."""
+    touch = {"time_utc": "2026-03-01T00:00:00Z", "source": "facebook_ads", "account_id": "1000000001",
+             "campaign_id": "2000000001", "adset_id": "3000000001", "ad_id": "4000000001"}
+    events = [{"id": n, "event_name": f"custom_event_{n}", "time_utc": f"2026-04-01T{n + 4:02d}:00:00Z"}
+              for n in range(1, 13)]
+    api = fast_fake({"cometly": {"spaces": [{"id": "s12", "timezone": "America/New_York",
+                                             "api_keys": [{"key": "ck_12", "status": "active"}],
+                                             "contacts": [{"id": 1, "touchpoints": [touch], "events": events}]}]}},
+                    "--no-rate-limits")
+    hook = CometlyHook.for_key(api.cometly_url, "ck_12", budget=RateBudget(os.environ["WAREHOUSE_URL"], "ws12",
+                                                                         minute=0.1))
+    names = [f"custom_event_{n}" for n in range(1, 13)]
+    jobs = coverage.fetch_plan(wh, "ws12", 1, names, (z("2026-04-01T04:00:00Z"), z("2026-04-02T04:00:00Z")))
+
+    fill(wh, hook, workspace_id="ws12", settings_version=1, model="first_touch", window_days=0,
+         timezone="America/New_York", jobs=jobs, method="export")
+    hook.budget.close()
+
+    assert [len(j.events) for j in jobs] == [10, 2]
+    assert [c["endpoint"] for c in cometly_calls(api)].count("create_export") == 2
+    assert wh.execute("select count(*) from raw_cometly.events").fetchone() == (12,)
