@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from urllib.parse import urlsplit
 
-from cometly_elt.cli.output import emit, json_parent, table
+from cometly_elt import inputs
+from cometly_elt.cli.output import emit, json_parent, say, table
+from cometly_elt.cli.secret_input import add_secret_option, read_secret
+from cometly_elt.cometly.connect import DEFAULT_BASE_URL, EMPTY_KEY_HINT
 from cometly_elt.errors import UserError
 
-DEFAULT_BASE_URL = "https://app.cometly.com/public-api/v1"
 # How far back `events` looks for the events a Space actually has.
 DISCOVERY_DAYS = 30
 NO_EVENTS = "No events found in Cometly: the account may have no conversion events yet, or tracking is not running"
@@ -22,10 +23,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("cometly", help="the Cometly connection, attribution settings and events")
     sub = parser.add_subparsers(dest="cometly_command", required=True, metavar="ACTION")
 
-    connect = sub.add_parser("connect", help="validate an API key with Cometly, then store it encrypted")
+    connect = sub.add_parser(
+        "connect", help="validate an API key with Cometly, then store it encrypted",
+        description="Validate an API key with Cometly, then store it encrypted. A key is valid only when Cometly"
+                    " answers with its own JSON: any other answer (an HTML page, another service) is refused and"
+                    " the existing connection kept. A key of"
+                    " another Space than the rows the workspace already loaded needs --yes, and the next sync"
+                    " then re-extracts the whole history from the new Space.")
     connect.add_argument("workspace_id", metavar="ID")
-    connect.add_argument("--api-key", required=True, metavar="KEY")
+    add_secret_option(connect, "--api-key", "KEY", "Cometly API key")
     connect.add_argument("--base-url", default=DEFAULT_BASE_URL, metavar="URL", help=f"default: {DEFAULT_BASE_URL}")
+    connect.add_argument("--yes", action="store_true",
+                         help="confirm connecting a key of another Space than the workspace's loaded data")
     connect.set_defaults(func=_connect)
 
     configure = sub.add_parser("configure", help="attribution model, window and the Space's timezone")
@@ -35,7 +44,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     configure.add_argument("--window", required=True, metavar="lifetime|1|7|14|30|60|90",
                            help="attribution window in days, or lifetime")
     configure.add_argument("--timezone", required=True, metavar="IANA_NAME",
-                           help="the Cometly Space's timezone, e.g. America/New_York")
+                           help="the Cometly Space's timezone: a region name such as America/New_York, or UTC."
+                                " Fixed offsets and legacy aliases (EST, Etc/GMT-3, US/Eastern) are refused: they"
+                                " lack daylight saving time or invert the sign, which shifts conversions to other"
+                                " days")
     configure.add_argument("--yes", action="store_true", help="confirm reprocessing all history")
     configure.set_defaults(func=_configure)
 
@@ -44,7 +56,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     events.set_defaults(func=_events)
 
     for action, verb in (("select", "sync"), ("unselect", "stop syncing")):
-        choose = sub.add_parser(action, help=f"{verb} events, by name or custom label")
+        choose = sub.add_parser(
+            action, help=f"{verb} events, by name or custom label",
+            description=f"{verb.capitalize()} events, by name (the 15 standard events, custom_event_1 to 50) or by"
+                        " a custom event's label. A custom event Cometly has not shown yet can be selected (a slot"
+                        " just set up has no conversions yet): a note on stderr says so.")
         choose.add_argument("workspace_id", metavar="ID")
         choose.add_argument("events", nargs="+", metavar="EVENT")
         choose.set_defaults(func=_choose)
@@ -52,35 +68,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------- connect
 
-def _base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UserError(f"base URL '{url}' is not an http(s) URL: leave --base-url out to use {DEFAULT_BASE_URL}")
-    return url.rstrip("/")
-
-
 def _connect(args: argparse.Namespace) -> int:
-    from cometly_elt import control, credentials, warehouse
+    from cometly_elt.cometly.connect import connect_key
 
-    base_url = _base_url(args.base_url)
-    if not args.api_key.strip():
-        raise UserError("the API key is empty: copy it from Cometly (Integrations → API)")
-    with warehouse.connect() as conn:
-        control.get_workspace(conn, args.workspace_id)
-    # Nothing is stored until Cometly has accepted the key.
-    from cometly_elt.hooks.cometly import CometlyHook
-
-    CometlyHook.for_key(base_url, args.api_key).validate_key()
-    conn_id = control.cometly_conn_id(args.workspace_id)
-    with warehouse.connect() as conn:
-        control.get_workspace(conn, args.workspace_id, for_update=True)
-        control.set_cometly_connection(conn, args.workspace_id, conn_id=conn_id, base_url=base_url)
-        credentials.store(conn_id, conn_type="cometly", host=base_url, password=args.api_key,
-                          description=f"Cometly API key of workspace {args.workspace_id}")
-    print(
-        f"Workspace '{args.workspace_id}' connected to Cometly at {base_url}: the key is valid and stored"
-        f" encrypted as Airflow connection '{conn_id}'.\n"
-        f"Next: cometly-elt cometly configure {args.workspace_id} --model first_touch --window lifetime"
+    api_key = read_secret(args.api_key, option="--api-key", what="API key", empty_hint=EMPTY_KEY_HINT)
+    done = connect_key(args.workspace_id, api_key, url=args.base_url, confirm_space_switch=args.yes)
+    if done.space_switched:
+        say(f"Workspace '{done.workspace_id}' now reads another Cometly Space: its next sync re-extracts the whole"
+            f" history from it (or run 'cometly-elt sync {done.workspace_id}' now).")
+    say(
+        f"Workspace '{done.workspace_id}' connected to Cometly at {done.base_url}: the key is valid and stored"
+        f" encrypted as Airflow connection '{done.conn_id}'.\n"
+        f"Next: cometly-elt cometly configure {done.workspace_id} --model first_touch --window lifetime"
         " --timezone IANA_NAME"
     )
     return 0
@@ -124,7 +123,7 @@ def _configure(args: argparse.Namespace) -> int:
         # The transaction is closed while waiting for the answer.
         _confirm_reprocess()
         change = apply(True)
-    print(_describe_change(args.workspace_id, model, window_days, tz, change))
+    say(_describe_change(args.workspace_id, model, window_days, tz, change))
     return 0
 
 
@@ -210,6 +209,8 @@ def _choose(args: argparse.Namespace) -> int:
     from cometly_elt import control, warehouse
 
     selecting = args.cometly_command == "select"
+    for event in args.events:
+        inputs.event_reference(event)
     with warehouse.connect() as conn:
         names = control.resolve_events(conn, args.workspace_id, args.events)
         change = control.select_events if selecting else control.unselect_events
@@ -224,5 +225,10 @@ def _choose(args: argparse.Namespace) -> int:
     if unchanged:
         lines.append(f"{not_done}: {_event_names(unchanged, catalog)}.")
     lines.append(f"Events synced: {_event_names(synced, catalog) if synced else 'none'}.")
-    print("\n".join(lines))
+    say("\n".join(lines))
+    unseen = [n for n in changed if selecting and n.startswith("custom_event_") and n not in catalog]
+    if unseen:
+        print(f"note: Cometly has not shown {', '.join(unseen)} in this Space yet"
+              f" ('cometly-elt cometly events {args.workspace_id}' lists what it has): it syncs once Cometly records"
+              " conversions for it", file=sys.stderr)
     return 0

@@ -16,15 +16,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="use a Cometly event as a campaign's result metric, then backfill it",
     )
     set_.add_argument("workspace_id")
-    set_.add_argument("--campaign", required=True, help="Meta campaign id")
+    set_.add_argument("--campaign", required=True, help="Meta campaign id (digits)")
     set_.add_argument("--event", required=True, help="a selected event: name (purchase, custom_event_3) or label")
     set_.set_defaults(func=_set)
 
 
 def _set(args: argparse.Namespace) -> int:
-    from cometly_elt import control, trigger, warehouse
+    from cometly_elt import control, inputs, trigger, warehouse
     from cometly_elt.errors import UserError
 
+    inputs.event_reference(args.event)
     with warehouse.connect() as conn:
         (event,) = control.resolve_events(conn, args.workspace_id, [args.event])
         selected = {e["event_name"] for e in control.selected_events(conn, args.workspace_id)}
@@ -34,8 +35,7 @@ def _set(args: argparse.Namespace) -> int:
                 f"event '{event}' is not selected, so it cannot be a result metric: run"
                 f" 'cometly-elt cometly select {args.workspace_id} {event}' first"
             )
-        if not args.campaign.isdigit():
-            raise UserError(f"'{args.campaign}' is not a Meta campaign id (digits only)")
+        inputs.campaign_id(args.campaign)
         conn.execute(
             "insert into control.result_metrics (workspace_id, campaign_id, event_name) values (%s, %s, %s)"
             " on conflict (workspace_id, campaign_id) do update set event_name = excluded.event_name, set_at = now()",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import date, datetime, timedelta, timezone
 
-from cometly_elt.cli.output import emit, json_parent, table
+from cometly_elt import inputs
+from cometly_elt.cli.output import emit, json_parent, say, table
 from cometly_elt.errors import UserError
 
 DEFAULT_HISTORY_DAYS = 365
@@ -17,11 +17,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="workspace_command", required=True, metavar="ACTION")
 
     add = sub.add_parser("add", help="register a workspace")
-    add.add_argument("workspace_id", metavar="ID")
-    add.add_argument("--name", required=True)
+    add.add_argument("workspace_id", metavar="ID",
+                     help="up to 63 letters, digits, '-' or '_'; refused if it differs only in case from an existing"
+                          " ID (two such workspaces could not be told apart in lists and run params)")
+    add.add_argument("--name", required=True,
+                     help=f"shown in lists: 1 to {inputs.MAX_NAME_LENGTH} characters, no control characters")
     add.add_argument("--plan", required=True, metavar="hobby|pro|ultra", help="hobby: every 6 h, pro: 3 h, ultra: 1 h")
     add.add_argument("--history-start", metavar="YYYY-MM-DD",
-                     help=f"history before this date is never synced (default: {DEFAULT_HISTORY_DAYS} days ago)")
+                     help=f"history before this date is never synced (default: {DEFAULT_HISTORY_DAYS} days ago);"
+                          f" from {inputs.EARLIEST_HISTORY_START} (Cometly did not exist before) to today")
     add.set_defaults(func=_add)
 
     pause = sub.add_parser("pause", help="subscription paused: no syncs")
@@ -45,28 +49,21 @@ def _history_start(text: str | None) -> date:
     today = datetime.now(timezone.utc).date()
     if text is None:
         return today - timedelta(days=DEFAULT_HISTORY_DAYS)
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError
-        start = date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"history start '{text}' is not a date: use YYYY-MM-DD") from None
-    if start > today:
-        raise UserError(f"history start {start} is in the future: give a past date")
-    return start
+    return inputs.history_start(text, today)
 
 
 def _add(args: argparse.Namespace) -> int:
     from cometly_elt import control, warehouse
 
+    inputs.display_name(args.name)
     plan = control.parse_plan(args.plan)
     history_start = _history_start(args.history_start)
     with warehouse.connect() as conn:
         added = control.add_workspace(conn, args.workspace_id, name=args.name, plan=plan, history_start=history_start)
     if not added:
-        print(f"Workspace '{args.workspace_id}' already exists with these settings: nothing changed.")
+        say(f"Workspace '{args.workspace_id}' already exists with these settings: nothing changed.")
         return 0
-    print(
+    say(
         f"Workspace '{args.workspace_id}' added: {plan} plan (syncs every {control.PLAN_SYNC_HOURS[plan]} h),"
         f" history from {history_start}.\n"
         f"Next: cometly-elt cometly connect {args.workspace_id} --api-key KEY"
@@ -82,9 +79,9 @@ def _set_subscription(args: argparse.Namespace) -> int:
         plan = control.get_workspace(conn, args.workspace_id)["plan"]
     prefix = f"Workspace '{args.workspace_id}' " + ("" if changed else "was already ")
     if args.status == "paused":
-        print(prefix + f"paused: no syncs run until 'cometly-elt workspace resume {args.workspace_id}'.")
+        say(prefix + f"paused: no syncs run until 'cometly-elt workspace resume {args.workspace_id}'.")
     else:
-        print(prefix + f"active: syncs run every {control.PLAN_SYNC_HOURS[plan]} h ({plan} plan).")
+        say(prefix + f"active: syncs run every {control.PLAN_SYNC_HOURS[plan]} h ({plan} plan).")
     return 0
 
 
@@ -123,7 +120,7 @@ def _remove(args: argparse.Namespace) -> int:
         )
     with warehouse.connect() as conn:
         removal = control.remove_workspace(conn, args.workspace_id)
-    print(
+    say(
         f"Workspace '{args.workspace_id}' removed: {sum(removal.rows.values())} rows and"
         f" {len(removal.conn_ids)} stored credentials deleted."
     )
