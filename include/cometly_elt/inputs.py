@@ -24,12 +24,14 @@ MAX_LABEL_LENGTH = 200
 # break the Authorization header, and its repr in any traceback is the key itself (redactable).
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 MAX_SECRET_LENGTH = 4096
+MIN_REDACTED = 8
 # Cometly did not exist before 2019: an earlier history start has nothing to sync.
 EARLIEST_HISTORY_START = date(2019, 1, 1)
 MAX_REPORT_DAYS = 3660
 MAX_QUOTED = 60
-# Bidirectional overrides reorder what a terminal shows ("Trojan Source"); escape them with the controls.
-_INVISIBLE_FORMATS = {*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C}
+# Bidirectional overrides reorder what a terminal shows ("Trojan Source"), line and paragraph separators
+# break lines: escape them with the controls.
+_INVISIBLE_FORMATS = {*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C, 0x2028, 0x2029}
 
 _secrets: set[str] = set()
 
@@ -116,9 +118,14 @@ def secret(value: str, *, what: str, empty_hint: str) -> str:
 
 
 def redact(text: str) -> str:
-    """`text` with every secret checked in this process replaced by ***."""
+    """`text` with every secret checked in this process replaced by ***.
+
+    Values shorter than MIN_REDACTED are left: no service issues such a key, and replacing
+    every 'k' would garble the message around it.
+    """
     for value in sorted(_secrets, key=len, reverse=True):
-        text = text.replace(value, "***")
+        if len(value) >= MIN_REDACTED:
+            text = text.replace(value, "***")
     return text
 
 

@@ -27,9 +27,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "connect", help="validate an API key with Cometly, then store it encrypted",
         description="Validate an API key with Cometly, then store it encrypted. A key is valid only when Cometly"
                     " answers with its own JSON: any other answer (an HTML page, another service) is refused and"
-                    " the existing connection kept. A key of"
-                    " another Space than the rows the workspace already loaded needs --yes, and the next sync"
-                    " then re-extracts the whole history from the new Space.")
+                    " the existing connection kept. A key of another Space than the rows the workspace already"
+                    " loaded needs --yes, and the next sync then re-extracts the whole history from the new Space.")
     connect.add_argument("workspace_id", metavar="ID")
     add_secret_option(connect, "--api-key", "KEY", "Cometly API key")
     connect.add_argument("--base-url", default=DEFAULT_BASE_URL, metavar="URL", help=f"default: {DEFAULT_BASE_URL}")
@@ -200,7 +199,7 @@ def _event_names(events: list[str], catalog: dict[str, str]) -> str:
     shown = []
     for name in events:
         label = event_label(name, catalog)
-        shown.append(name if label == name else f"{label} ({name})")
+        shown.append(name if label == name else f"{inputs.terminal_text(label)} ({name})")
     return ", ".join(shown)
 
 

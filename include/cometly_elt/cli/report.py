@@ -49,6 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from psycopg.errors import UndefinedTable
     from psycopg.rows import dict_row
 
     from cometly_elt import control, warehouse
@@ -60,7 +61,10 @@ def _report(args: argparse.Namespace) -> int:
     with warehouse.connect() as conn:
         workspace = control.get_workspace(conn, args.workspace_id)
         cursor = conn.cursor(row_factory=dict_row)
-        rows = cursor.execute(CAMPAIGN_RESULTS, params).fetchall()
+        try:
+            rows = cursor.execute(CAMPAIGN_RESULTS, params).fetchall()
+        except UndefinedTable:
+            raise UserError(f"the marts are not built yet: run 'cometly-elt sync {args.workspace_id}' first") from None
         daily = cursor.execute(DAILY_CAMPAIGN_RESULTS, params).fetchall() if args.plot else []
 
     title = f"{workspace['name']} ({args.workspace_id}, {workspace['plan']})"
