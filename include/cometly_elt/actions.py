@@ -8,12 +8,12 @@ to show. The `describe_*` helpers turn a result into the sentence both show.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
+from cometly_elt.cometly.connect import DEFAULT_BASE_URL as DEFAULT_COMETLY_URL
+from cometly_elt.cometly.connect import Connected, connect_key
 from cometly_elt.errors import UserError
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 # Importing this module stays light (the CLI's --help reads its defaults): the warehouse and
 # Airflow are imported inside the functions that use them.
 DEFAULT_HISTORY_DAYS = 365
-DEFAULT_COMETLY_URL = "https://app.cometly.com/public-api/v1"
 # How far back listing the events looks for the events a Space actually has.
 DISCOVERY_DAYS = 30
 NO_EVENTS = "No events found in Cometly: the account may have no conversion events yet, or tracking is not running"
@@ -32,18 +31,12 @@ NO_EVENTS = "No events found in Cometly: the account may have no conversion even
 # ---------------------------------------------------------------- workspaces
 
 def parse_history_start(text: str | None) -> date:
+    from cometly_elt import inputs
+
     today = datetime.now(timezone.utc).date()
     if text is None:
         return today - timedelta(days=DEFAULT_HISTORY_DAYS)
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError
-        start = date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"history start '{text}' is not a date: use YYYY-MM-DD") from None
-    if start > today:
-        raise UserError(f"history start {start} is in the future: give a past date")
-    return start
+    return inputs.history_start(text, today)
 
 
 @dataclass(frozen=True)
@@ -117,37 +110,22 @@ def workspace_status(workspace_id: str) -> dict:
 
 # ---------------------------------------------------------------- Cometly key
 
-def cometly_base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UserError(f"base URL '{url}' is not an http(s) URL: leave --base-url out to use {DEFAULT_COMETLY_URL}")
-    return url.rstrip("/")
+def connect_cometly(workspace_id: str, *, api_key: str, base_url: str = DEFAULT_COMETLY_URL,
+                    confirm_space_switch: bool = False) -> Connected:
+    """Validate the key with Cometly, then store it encrypted; nothing is stored on any refusal (cometly/connect.py)."""
+    return connect_key(workspace_id, api_key, url=base_url, confirm_space_switch=confirm_space_switch)
 
 
-@dataclass(frozen=True)
-class CometlyConnected:
-    base_url: str
-    conn_id: str
-
-
-def connect_cometly(workspace_id: str, *, api_key: str, base_url: str = DEFAULT_COMETLY_URL) -> CometlyConnected:
-    """Validate the key with Cometly, then store it encrypted; nothing is stored on any refusal."""
-    from cometly_elt import control, credentials, warehouse
-    from cometly_elt.hooks.cometly import CometlyHook
-
-    base_url = cometly_base_url(base_url)
-    if not api_key.strip():
-        raise UserError("the API key is empty: copy it from Cometly (Integrations → API)")
-    with warehouse.connect() as conn:
-        control.get_workspace(conn, workspace_id)
-    CometlyHook.for_key(base_url, api_key).validate_key()
-    conn_id = control.cometly_conn_id(workspace_id)
-    with warehouse.connect() as conn:
-        control.get_workspace(conn, workspace_id, for_update=True)
-        control.set_cometly_connection(conn, workspace_id, conn_id=conn_id, base_url=base_url)
-        credentials.store(conn_id, conn_type="cometly", host=base_url, password=api_key,
-                          description=f"Cometly API key of workspace {workspace_id}")
-    return CometlyConnected(base_url, conn_id)
+def describe_cometly_connection(done: Connected) -> str:
+    lines = []
+    if done.space_switched:
+        lines.append(f"Workspace '{done.workspace_id}' now reads another Cometly Space: its next sync re-extracts the"
+                     f" whole history from it (or run 'cometly-elt sync {done.workspace_id}' now).")
+    lines.append(f"Workspace '{done.workspace_id}' connected to Cometly at {done.base_url}: the key is valid and stored"
+                 f" encrypted as Airflow connection '{done.conn_id}'.\n"
+                 f"Next: cometly-elt cometly configure {done.workspace_id} --model first_touch --window lifetime"
+                 " --timezone IANA_NAME")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- Meta ad accounts
@@ -254,8 +232,10 @@ class EventChoice:
 
 def choose_events(workspace_id: str, events: list[str], *, select: bool) -> EventChoice:
     """Select or unselect events, given by name or custom label."""
-    from cometly_elt import control, warehouse
+    from cometly_elt import control, inputs, warehouse
 
+    for event in events:
+        inputs.event_reference(event)
     with warehouse.connect() as conn:
         names = control.resolve_events(conn, workspace_id, events)
         change = control.select_events if select else control.unselect_events
@@ -266,12 +246,12 @@ def choose_events(workspace_id: str, events: list[str], *, select: bool) -> Even
 
 
 def _event_names(events: list[str], catalog: dict[str, str]) -> str:
-    from cometly_elt import control
+    from cometly_elt import control, inputs
 
     shown = []
     for name in events:
         label = control.event_label(name, catalog)
-        shown.append(name if label == name else f"{label} ({name})")
+        shown.append(name if label == name else f"{inputs.terminal_text(label)} ({name})")
     return ", ".join(shown)
 
 
@@ -293,8 +273,9 @@ def set_result_metric(workspace_id: str, *, campaign: str, event: str, airflow_t
 
     `airflow_token`: start the backfill through Airflow's REST API as that user (see trigger.run_dag).
     """
-    from cometly_elt import control, trigger, warehouse
+    from cometly_elt import control, inputs, trigger, warehouse
 
+    inputs.event_reference(event)
     with warehouse.connect() as conn:
         (event,) = control.resolve_events(conn, workspace_id, [event])
         selected = {e["event_name"] for e in control.selected_events(conn, workspace_id)}
@@ -304,8 +285,7 @@ def set_result_metric(workspace_id: str, *, campaign: str, event: str, airflow_t
                 f"event '{event}' is not selected, so it cannot be a result metric: run"
                 f" 'cometly-elt cometly select {workspace_id} {event}' first"
             )
-        if not campaign.isdigit():
-            raise UserError(f"'{campaign}' is not a Meta campaign id (digits only)")
+        inputs.campaign_id(campaign)
         control.set_result_metric(conn, workspace_id, campaign, event)
     outcome = trigger.run_dag("cometly_result_backfill", {"workspace_id": workspace_id, "campaign_id": campaign},
                               token=airflow_token)

@@ -9,8 +9,10 @@ import argparse
 import sys
 
 from cometly_elt import actions
-from cometly_elt.actions import DEFAULT_COMETLY_URL as DEFAULT_BASE_URL, DISCOVERY_DAYS, NO_EVENTS
-from cometly_elt.cli.output import emit, json_parent, table
+from cometly_elt.actions import DISCOVERY_DAYS, NO_EVENTS
+from cometly_elt.cli.output import emit, json_parent, say, table
+from cometly_elt.cli.secret_input import add_secret_option, read_secret
+from cometly_elt.cometly.connect import DEFAULT_BASE_URL, EMPTY_KEY_HINT
 from cometly_elt.errors import UserError
 
 
@@ -18,10 +20,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("cometly", help="the Cometly connection, attribution settings and events")
     sub = parser.add_subparsers(dest="cometly_command", required=True, metavar="ACTION")
 
-    connect = sub.add_parser("connect", help="validate an API key with Cometly, then store it encrypted")
+    connect = sub.add_parser(
+        "connect", help="validate an API key with Cometly, then store it encrypted",
+        description="Validate an API key with Cometly, then store it encrypted. A key is valid only when Cometly"
+                    " answers with its own JSON: any other answer (an HTML page, another service) is refused and"
+                    " the existing connection kept. A key of another Space than the rows the workspace already"
+                    " loaded needs --yes, and the next sync then re-extracts the whole history from the new Space.")
     connect.add_argument("workspace_id", metavar="ID")
-    connect.add_argument("--api-key", required=True, metavar="KEY")
+    add_secret_option(connect, "--api-key", "KEY", "Cometly API key")
     connect.add_argument("--base-url", default=DEFAULT_BASE_URL, metavar="URL", help=f"default: {DEFAULT_BASE_URL}")
+    connect.add_argument("--yes", action="store_true",
+                         help="confirm connecting a key of another Space than the workspace's loaded data")
     connect.set_defaults(func=_connect)
 
     configure = sub.add_parser("configure", help="attribution model, window and the Space's timezone")
@@ -31,7 +40,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     configure.add_argument("--window", required=True, metavar="lifetime|1|7|14|30|60|90",
                            help="attribution window in days, or lifetime")
     configure.add_argument("--timezone", required=True, metavar="IANA_NAME",
-                           help="the Cometly Space's timezone, e.g. America/New_York")
+                           help="the Cometly Space's timezone: a region name such as America/New_York, or UTC."
+                                " Fixed offsets and legacy aliases (EST, Etc/GMT-3, US/Eastern) are refused: they"
+                                " lack daylight saving time or invert the sign, which shifts conversions to other"
+                                " days")
     configure.add_argument("--yes", action="store_true", help="confirm reprocessing all history")
     configure.set_defaults(func=_configure)
 
@@ -40,7 +52,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     events.set_defaults(func=_events)
 
     for action, verb in (("select", "sync"), ("unselect", "stop syncing")):
-        choose = sub.add_parser(action, help=f"{verb} events, by name or custom label")
+        choose = sub.add_parser(
+            action, help=f"{verb} events, by name or custom label",
+            description=f"{verb.capitalize()} events, by name (the 15 standard events, custom_event_1 to 50) or by"
+                        " a custom event's label. A custom event Cometly has not shown yet can be selected (a slot"
+                        " just set up has no conversions yet): a note on stderr says so.")
         choose.add_argument("workspace_id", metavar="ID")
         choose.add_argument("events", nargs="+", metavar="EVENT")
         choose.set_defaults(func=_choose)
@@ -49,13 +65,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 # ---------------------------------------------------------------- connect
 
 def _connect(args: argparse.Namespace) -> int:
-    connected = actions.connect_cometly(args.workspace_id, api_key=args.api_key, base_url=args.base_url)
-    print(
-        f"Workspace '{args.workspace_id}' connected to Cometly at {connected.base_url}: the key is valid and stored"
-        f" encrypted as Airflow connection '{connected.conn_id}'.\n"
-        f"Next: cometly-elt cometly configure {args.workspace_id} --model first_touch --window lifetime"
-        " --timezone IANA_NAME"
-    )
+    api_key = read_secret(args.api_key, option="--api-key", what="API key", empty_hint=EMPTY_KEY_HINT)
+    done = actions.connect_cometly(args.workspace_id, api_key=api_key, base_url=args.base_url,
+                                   confirm_space_switch=args.yes)
+    say(actions.describe_cometly_connection(done))
     return 0
 
 
@@ -89,7 +102,7 @@ def _configure(args: argparse.Namespace) -> int:
         # No transaction is open while waiting for the answer.
         _confirm_reprocess()
         result = apply(True)
-    print(actions.describe_attribution(args.workspace_id, result))
+    say(actions.describe_attribution(args.workspace_id, result))
     return 0
 
 
@@ -116,5 +129,10 @@ def _events_table(data: dict) -> str:
 def _choose(args: argparse.Namespace) -> int:
     """select / unselect: both report what changed and what is synced now."""
     choice = actions.choose_events(args.workspace_id, args.events, select=args.cometly_command == "select")
-    print(actions.describe_event_choice(args.workspace_id, choice))
+    say(actions.describe_event_choice(args.workspace_id, choice))
+    unseen = [n for n in choice.changed if choice.selecting and n.startswith("custom_event_") and n not in choice.catalog]
+    if unseen:
+        print(f"note: Cometly has not shown {', '.join(unseen)} in this Space yet"
+              f" ('cometly-elt cometly events {args.workspace_id}' lists what it has): it syncs once Cometly records"
+              " conversions for it", file=sys.stderr)
     return 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from cometly_elt import inputs
 from cometly_elt.errors import UserError
+
+MAX_CLOCK_SPEED = 100_000.0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -20,10 +22,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     world.add_argument("--generate", metavar="SPEC",
                        help="serve a generated world instead: a preset (demo), options (days=30,spaces=2)"
                             " or both (demo,seed=7)")
-    serve.add_argument("--port", type=int, required=True)
+    serve.add_argument("--port", required=True, metavar="N", help="1 to 65535")
     serve.add_argument("--no-rate-limits", action="store_true", help="lift Cometly's per-minute limits")
     serve.add_argument("--clock-speed", type=_positive_float, default=1.0, metavar="S",
-                       help="fake seconds per real second (rate-limit windows, export jobs); default 1")
+                       help="fake seconds per real second (rate-limit windows, export jobs): more than 0, at most"
+                            f" {MAX_CLOCK_SPEED:g}; default 1")
     serve.add_argument("--faults", metavar="FILE", help="a fault schedule (see cometly_elt/fake/faults.py)")
     serve.add_argument("--dump", metavar="PATH", help="with --generate: also write the world as a scenario file")
     serve.set_defaults(func=_serve)
@@ -47,25 +50,27 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         value = 0.0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    if not 0 < value <= MAX_CLOCK_SPEED:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"expected a number > 0 and <= {MAX_CLOCK_SPEED:g}, got {inputs.quoted(text)}")
     return value
 
 
 def _serve(args: argparse.Namespace) -> int:
     from cometly_elt.fake import server
 
+    port = inputs.port(args.port)
     if args.dump and not args.generate:
         raise UserError("--dump goes with --generate (a scenario file is already a file)")
     if args.scenario:
-        server.serve(args.scenario, args.port, not args.no_rate_limits, args.clock_speed, args.faults)
+        server.serve(args.scenario, port, not args.no_rate_limits, args.clock_speed, args.faults)
         return 0
     from cometly_elt.fake.generate import generate_world, options_from_spec
 
     world = generate_world(options_from_spec(args.generate))
     if args.dump:
         _write(world, args.dump)
-    server.serve_world(world, args.port, not args.no_rate_limits, args.clock_speed, args.faults)
+    server.serve_world(world, port, not args.no_rate_limits, args.clock_speed, args.faults)
     return 0
 
 
@@ -76,17 +81,19 @@ def _generate(args: argparse.Namespace) -> int:
     world = generate_world(options_from_flags(args.preset, flags))
     _write(world, args.out)
     if args.out != "-":
-        from cometly_elt.cli.output import table
+        from cometly_elt.cli.output import say, table
 
         rows = [[c["space_id"], c["timezone"], c["api_key"], c["ad_account"], c["access_token"]] for c in connections(world)]
-        print(table(["space", "timezone", "cometly api key", "meta ad account", "meta access token"], rows))
+        say(table(["space", "timezone", "cometly api key", "meta ad account", "meta access token"], rows))
     return 0
 
 
 def _write(world: dict, path: str) -> None:
     text = json.dumps(world, indent=1) + "\n"
     if path == "-":
-        sys.stdout.write(text)
+        from cometly_elt.cli.output import result_stream
+
+        result_stream().write(text)
         return
     try:
         Path(path).write_text(text)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cometly_elt.cli.output import emit, json_parent, table
+from cometly_elt import inputs
+from cometly_elt.cli.output import emit, json_parent, say, table
 from cometly_elt.errors import UserError
 
 PERIOD = "workspace_id = %(ws)s and (%(days)s::int is null or report_date > current_date - %(days)s::int)"
@@ -40,32 +41,38 @@ order by campaign_id, report_date
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("report", parents=[json_parent()], help="campaign results of a workspace")
     parser.add_argument("workspace_id")
-    parser.add_argument("--days", type=int, help="only the last N days (default: all)")
+    parser.add_argument("--days", metavar="N",
+                        help=f"only the last N days, 1 to {inputs.MAX_REPORT_DAYS} (default: all)")
     parser.add_argument("--plot", type=Path, metavar="FILE.png",
                         help="also write a chart of daily results and cost per result per campaign")
     parser.set_defaults(func=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
+    from psycopg.errors import UndefinedTable
     from psycopg.rows import dict_row
 
     from cometly_elt import control, warehouse
 
     if args.plot is not None and args.plot.suffix.lower() != ".png":
-        raise UserError(f"--plot writes a PNG: name the file *.png (got '{args.plot}')")
-    params = {"ws": args.workspace_id, "days": args.days}
+        raise UserError(f"--plot writes a PNG: name the file *.png (got {inputs.quoted(str(args.plot))})")
+    days = None if args.days is None else inputs.report_days(args.days)
+    params = {"ws": args.workspace_id, "days": days}
     with warehouse.connect() as conn:
         workspace = control.get_workspace(conn, args.workspace_id)
         cursor = conn.cursor(row_factory=dict_row)
-        rows = cursor.execute(CAMPAIGN_RESULTS, params).fetchall()
+        try:
+            rows = cursor.execute(CAMPAIGN_RESULTS, params).fetchall()
+        except UndefinedTable:
+            raise UserError(f"the marts are not built yet: run 'cometly-elt sync {args.workspace_id}' first") from None
         daily = cursor.execute(DAILY_CAMPAIGN_RESULTS, params).fetchall() if args.plot else []
 
     title = f"{workspace['name']} ({args.workspace_id}, {workspace['plan']})"
 
     def human(rows: list[dict]) -> str:
         if not rows:
-            if args.days is not None:
-                return f"{title}: no campaign results in the last {args.days} days"
+            if days is not None:
+                return f"{title}: no campaign results in the last {days} days"
             return f"{title}: no campaign results yet (run 'cometly-elt sync {args.workspace_id}')"
         headers = ["campaign", "result", "days", "results", "spend", "cost/result", "ROAS"]
         return title + "\n" + table(headers, [
@@ -80,7 +87,7 @@ def _report(args: argparse.Namespace) -> int:
             raise UserError(f"nothing to plot for '{args.workspace_id}': no campaign results in the period")
         _plot(daily, title, args.plot)
         if not args.json:
-            print(f"Chart written to {args.plot}")
+            say(f"Chart written to {args.plot}")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from datetime import datetime, timezone
 
 from cometly_elt.cli.output import emit, json_parent
+from cometly_elt.inputs import terminal_text
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -89,4 +90,5 @@ def status_lines(s: dict) -> list[tuple[str, str]]:
 def format_status(s: dict) -> str:
     lines = status_lines(s)
     width = max(len(label) for label, _ in lines)
-    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in lines)
+    # One line per value: a name or an error from outside is shown escaped, never as several lines.
+    return "\n".join(f"{label.ljust(width)}  {terminal_text(value)}" for label, value in lines)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from cometly_elt.cli.output import say
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("warehouse", help="warehouse maintenance")
@@ -16,5 +18,5 @@ def _migrate(args: argparse.Namespace) -> int:
     from cometly_elt import warehouse
 
     applied = warehouse.migrate()
-    print(f"warehouse: applied {', '.join(applied)}" if applied else "warehouse: schemas up to date")
+    say(f"warehouse: applied {', '.join(applied)}" if applied else "warehouse: schemas up to date")
     return 0

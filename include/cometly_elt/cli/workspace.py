@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from cometly_elt import actions
+from cometly_elt import actions, inputs
 from cometly_elt.actions import DEFAULT_HISTORY_DAYS
-from cometly_elt.cli.output import emit, json_parent, table
+from cometly_elt.cli.output import emit, json_parent, say, table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -14,11 +14,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="workspace_command", required=True, metavar="ACTION")
 
     add = sub.add_parser("add", help="register a workspace")
-    add.add_argument("workspace_id", metavar="ID")
-    add.add_argument("--name", required=True)
+    add.add_argument("workspace_id", metavar="ID",
+                     help="up to 63 letters, digits, '-' or '_'; refused if it differs only in case from an existing"
+                          " ID (two such workspaces could not be told apart in lists and run params)")
+    add.add_argument("--name", required=True,
+                     help=f"shown in lists: 1 to {inputs.MAX_NAME_LENGTH} characters, no control characters")
     add.add_argument("--plan", required=True, metavar="hobby|pro|ultra", help="hobby: every 6 h, pro: 3 h, ultra: 1 h")
     add.add_argument("--history-start", metavar="YYYY-MM-DD",
-                     help=f"history before this date is never synced (default: {DEFAULT_HISTORY_DAYS} days ago)")
+                     help=f"history before this date is never synced (default: {DEFAULT_HISTORY_DAYS} days ago);"
+                          f" from {inputs.EARLIEST_HISTORY_START} (Cometly did not exist before) to today")
     add.set_defaults(func=_add)
 
     pause = sub.add_parser("pause", help="subscription paused: no syncs")
@@ -43,9 +47,9 @@ def _add(args: argparse.Namespace) -> int:
 
     result = actions.add_workspace(args.workspace_id, name=args.name, plan=args.plan, history_start=args.history_start)
     if not result.added:
-        print(f"Workspace '{args.workspace_id}' already exists with these settings: nothing changed.")
+        say(f"Workspace '{args.workspace_id}' already exists with these settings: nothing changed.")
         return 0
-    print(
+    say(
         f"Workspace '{args.workspace_id}' added: {result.plan} plan (syncs every {PLAN_SYNC_HOURS[result.plan]} h),"
         f" history from {result.history_start}.\n"
         f"Next: cometly-elt cometly connect {args.workspace_id} --api-key KEY"
@@ -55,7 +59,7 @@ def _add(args: argparse.Namespace) -> int:
 
 def _set_subscription(args: argparse.Namespace) -> int:
     change = actions.set_subscription(args.workspace_id, args.status)
-    print(actions.describe_subscription(args.workspace_id, change))
+    say(actions.describe_subscription(args.workspace_id, change))
     return 0
 
 
@@ -82,7 +86,7 @@ def _workspace_table(workspaces: list[dict]) -> str:
 
 def _remove(args: argparse.Namespace) -> int:
     removal = actions.remove_workspace(args.workspace_id, confirmed=args.yes)
-    print(
+    say(
         f"Workspace '{args.workspace_id}' removed: {sum(removal.rows.values())} rows and"
         f" {len(removal.conn_ids)} stored credentials deleted."
     )

@@ -60,6 +60,7 @@ from cometly_elt.control.status import workspace_status
 from cometly_elt.control.sync_state import (
     failed_since,
     finish_result_backfill,
+    forget_loaded_history,
     merge_sync_progress,
     record_sync_error,
     record_sync_success,
@@ -93,7 +94,7 @@ __all__ = [
     "AttributionChange", "Removal", "ReprocessNotConfirmed", "TimezoneMismatch",
     "activate_version", "active_version", "add_workspace", "available_events", "building_version",
     "clear_marts_rebuild", "cometly_conn_id", "cometly_connection", "configure_attribution", "event_catalog",
-    "event_label", "event_sort_key", "failed_since", "finish_result_backfill", "get_workspace", "is_event_name",
+    "event_label", "event_sort_key", "failed_since", "finish_result_backfill", "forget_loaded_history", "get_workspace", "is_event_name",
     "list_workspaces", "merge_sync_progress", "meta_ad_accounts", "parse_model", "parse_plan", "parse_window",
     "record_sync_error", "record_sync_success", "refresh_meta_ad_account", "remove_workspace", "request_marts_rebuild",
     "require_cometly_connection", "resolve_events", "result_metric", "save_meta_ad_account", "select_events",

@@ -67,3 +67,10 @@ def failed_since(conn: psycopg.Connection, workspace_ids: list[str], since: date
         " where workspace_id = any(%s) and last_error_at >= %s order by workspace_id",
         (workspace_ids, since),
     ).fetchall()
+
+
+def forget_loaded_history(conn: psycopg.Connection, workspace_id: str) -> None:
+    """The loaded rows no longer count (the key now reads another Space): no coverage, no sync position,
+    so the next sync fetches the whole history again."""
+    conn.execute("delete from control.event_coverage where workspace_id = %s", (workspace_id,))
+    conn.execute("update control.sync_state set synced_through = null where workspace_id = %s", (workspace_id,))

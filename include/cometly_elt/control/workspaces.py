@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import psycopg
 from psycopg import sql
 
+from cometly_elt import inputs
 from cometly_elt.control.queries import all_rows, one
 from cometly_elt.errors import UserError
 from cometly_elt.vocabulary import SUBSCRIPTIONS, parse_plan
 
-# Workspace ids become part of Airflow connection ids, which allow few characters: keep them plain.
-_WORKSPACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 # Schemas whose tables hold tenant rows (every such table has a workspace_id column).
 _TENANT_SCHEMAS = ("control", "raw_cometly", "raw_meta", "staging", "intermediate", "marts")
 
@@ -26,14 +24,20 @@ def add_workspace(conn: psycopg.Connection, workspace_id: str, *, name: str, pla
     An existing workspace with other settings is refused rather than changed:
     `add` never rewrites what a workspace already syncs.
     """
-    if not _WORKSPACE_ID.fullmatch(workspace_id):
-        raise UserError(
-            f"workspace ID '{workspace_id}' is not allowed: use up to 63 letters, digits, '-' or '_',"
-            " starting with a letter or digit"
-        )
-    if not name.strip():
-        raise UserError("workspace name is empty: give one with --name")
+    inputs.workspace_id(workspace_id)
+    inputs.display_name(name)
+    inputs.history_start(history_start.isoformat(), datetime.now(UTC).date())
     parse_plan(plan)
+    # Ids differing only in case would be two workspaces people cannot tell apart in a list or a
+    # run's params; the lock makes two concurrent adds of such ids take turns.
+    conn.execute("select pg_advisory_xact_lock(hashtext(lower(%s)))", (workspace_id,))
+    twin = conn.execute(
+        "select workspace_id from control.workspaces where lower(workspace_id) = lower(%s) and workspace_id <> %s",
+        (workspace_id, workspace_id),
+    ).fetchone()
+    if twin:
+        raise UserError(f"workspace ID '{workspace_id}' differs only in case from the existing '{twin[0]}':"
+                        " IDs are compared without case, so use that one or choose another")
     inserted = conn.execute(
         "insert into control.workspaces (workspace_id, name, plan, history_start) values (%s, %s, %s, %s)"
         " on conflict (workspace_id) do nothing",

@@ -23,16 +23,15 @@ import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 
-from cometly_elt import credentials
+from cometly_elt import credentials, inputs
 from cometly_elt.cometly.catalog import EVENT_NAMES, MAX_EVENTS_PER_REQUEST, MAX_PER_PAGE
+from cometly_elt.cometly.connect import DEFAULT_BASE_URL
 from cometly_elt.cometly.windows import API_FORMAT
 from cometly_elt.errors import UserError
 from cometly_elt.ratelimit import API_MINUTE, RateBudget, retry_after_seconds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DEFAULT_BASE_URL = "https://app.cometly.com/public-api/v1"
 
 KEY_REJECTED = (
     "Cometly rejected this API key: it may have expired or been revoked. "
@@ -48,11 +47,24 @@ def unreachable(base_url: str) -> str:
     return f"Cometly could not be reached at {base_url}: check the base URL and the network, then try again."
 
 
+def not_cometly(base_url: str) -> str:
+    return (f"the answer at {base_url} is not Cometly's API (not the JSON Cometly sends): check --base-url;"
+            " nothing was stored")
+
+
+STORED_KEY_MALFORMED = ("the stored Cometly API key is not a valid key (it has characters no key has):"
+                        " connect the workspace again with 'cometly-elt cometly connect'")
+
+
 class _Bearer(requests.auth.AuthBase):
     """`Authorization: Bearer <key>` on every request, with a repr that does not show the key."""
 
     def __init__(self, key: str):
-        self._key = key
+        # A key that is not a Bearer credential would make requests raise an error quoting the header.
+        try:
+            self._key = inputs.secret(key, what="Cometly API key", empty_hint="connect the workspace again")
+        except UserError:
+            raise UserError(STORED_KEY_MALFORMED) from None
 
     def __call__(self, request):
         request.headers["Authorization"] = f"Bearer {self._key}"
@@ -70,6 +82,10 @@ class _RateLimited(_Transient):
     def __init__(self, retry_after: float):
         super().__init__(f"HTTP 429 (rate limited; retry after {retry_after:g} s)")
         self.retry_after = retry_after
+
+
+class NotFound(UserError):
+    """Cometly answered 404: the thing asked for is not in this key's Space."""
 
 
 class DownloadExpired(Exception):
@@ -102,6 +118,10 @@ class _Labels(msgspec.Struct):
 class _LabelPage(msgspec.Struct):
     data: list[_Labels]
     next_cursor: str | None = None
+
+
+class _Event(msgspec.Struct):
+    id: int | str
 
 
 class _Created(msgspec.Struct):
@@ -248,15 +268,38 @@ class CometlyHook(HttpHook):
             raise UserError(KEY_REJECTED)
         if status == 403:
             raise UserError(ACCESS_DENIED)
+        if status == 404:
+            raise NotFound(f"Cometly has no {url.split('?')[0]} (HTTP 404): {_message(response.content)}")
         raise UserError(f"Cometly refused {method} {url.split('?')[0]} (HTTP {status}): {_message(response.content)}")
 
     # ------------------------------------------------------------ the API
 
     def validate_key(self) -> None:
-        """Make one cheap call; UserError (401, 403, unreachable) if Cometly will not serve this key."""
-        self._call("list_events", "GET", "events", lambda body: None, attempts=3, params={
+        """Make one cheap call; UserError if Cometly will not serve this key (401, 403, unreachable), or if
+        what answered is not Cometly (a page that answers 200 to anything proves nothing about a key)."""
+
+        def cometly_page(body: bytes) -> None:
+            try:
+                msgspec.json.decode(body, type=EventPage)
+            except msgspec.DecodeError:
+                raise UserError(not_cometly(self.base_url)) from None
+
+        self._call("list_events", "GET", "events", cometly_page, attempts=3, params={
             "start_date": "2000-01-01 00:00:00", "end_date": "2000-01-01 00:00:01", "per_page": 1,
         })
+
+    def has_event(self, event_id: str) -> bool:
+        """Whether this key's Space holds the event (GET /events/{id}: Cometly answers 404 for another Space's)."""
+        def same_event(body: bytes) -> bool:
+            try:
+                return str(msgspec.json.decode(body, type=_Event).id) == event_id
+            except msgspec.DecodeError:
+                raise UserError(not_cometly(self.base_url)) from None
+
+        try:
+            return self._call("get_event", "GET", f"events/{event_id}", same_event, attempts=3)
+        except NotFound:
+            return False
 
     def test_connection(self) -> tuple[bool, str]:
         """The UI's Test button: a GET (HttpHook's own test would POST to the base URL)."""

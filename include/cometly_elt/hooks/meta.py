@@ -33,6 +33,7 @@ import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 
+from cometly_elt import inputs
 from cometly_elt.errors import UserError
 from cometly_elt.meta import API_VERSION, DEFAULT_BASE_URL
 
@@ -126,6 +127,11 @@ def backoff_seconds(error: BaseException, attempt: int, max_wait: float) -> floa
     return min(backoff, max_wait)
 
 
+def _json_content(response: requests.Response) -> bool:
+    content_type = response.headers.get("Content-Type", "")
+    return "json" in content_type or "javascript" in content_type
+
+
 def _after_cursor(paging: dict) -> str:
     """The cursor of the next page: `cursors.after`, else the one in the `next` URL."""
     after = (paging.get("cursors") or {}).get("after")
@@ -203,7 +209,13 @@ class MetaAdsHook(HttpHook):
             session = super().get_conn(headers, extra_options)
             for key in _OWN_EXTRA_KEYS:
                 session.headers.pop(key, None)
-            session.headers["Authorization"] = f"Bearer {connection.password}"
+            # A token that is not a Bearer credential would make requests raise an error quoting the header.
+            try:
+                token = inputs.secret(connection.password, what="Meta access token", empty_hint=NEW_TOKEN_HOW)
+            except UserError:
+                raise MetaTokenError(f"the Meta access token stored in {self.meta_conn_id} has characters no token"
+                                     f" has: {self._how_to_reconnect()}", code=190) from None
+            session.headers["Authorization"] = f"Bearer {token}"
             self._session = session
         return self._session
 
@@ -221,6 +233,15 @@ class MetaAdsHook(HttpHook):
 
     def post(self, path: str, params: dict[str, Any] | None = None) -> dict:
         return self._call("POST", path, params or {})
+
+    def ad_account(self, account: str, fields: list[str]) -> dict:
+        """The ad account's node; refused unless the answer is Meta's node of that very account, so that
+        a server answering anything with 200 (a wrong --base-url) is never taken for Meta."""
+        node = self.get(f"{account}/", {"fields": fields})
+        if not isinstance(node, dict) or node.get("id") != account:
+            raise MetaApiError(f"the answer at {self.base_url} is not Meta's Graph API (no ad account {account} in"
+                               " it): check --base-url; nothing was stored")
+        return node
 
     def paginate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict]:
         """Every item of an edge, following cursors while `paging.next` is present.
@@ -322,6 +343,10 @@ class MetaAdsHook(HttpHook):
             raise self._classify(body["error"], response, path)
         if response.ok and isinstance(body, (dict, list)):
             return body
+        if response.ok and not _json_content(response):
+            # Meta answers JSON even to errors: a 200 HTML page is another server, not a cut body to retry.
+            raise MetaApiError(f"the answer at {self.base_url} is not Meta's Graph API (it is not JSON):"
+                               " check --base-url")
         if response.ok or response.status_code >= 500:
             raise MetaTransientError(f"Meta answered {path} with HTTP {response.status_code} and no usable body")
         if response.status_code == 429:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from cometly_elt import inputs
 from cometly_elt.control.meta_accounts import TimezoneMismatch
 from cometly_elt.errors import UserError
 from cometly_elt.meta import DEFAULT_BASE_URL
@@ -19,6 +20,7 @@ from cometly_elt.meta import DEFAULT_BASE_URL
 _AD_ACCOUNT = re.compile(r"act_([0-9]+)")
 # The client adds the version itself; a pasted versioned URL is cut back to the host.
 _VERSION_SUFFIX = re.compile(r"/v[0-9]+\.[0-9]+/?$")
+EMPTY_TOKEN_HINT = "create one in Meta Business Settings → System users → Generate token (with ads_read)"
 ACCOUNT_FIELDS = ["id", "account_id", "name", "currency", "timezone_name", "account_status"]
 
 
@@ -44,15 +46,16 @@ def parse_ad_account(text: str) -> str:
     """'act_123' → '123'; anything else is refused before any call to Meta."""
     match = _AD_ACCOUNT.fullmatch(text.strip())
     if match is None:
-        raise UserError(f"'{text}' is not an ad account id: use act_ followed by the account's digits, e.g."
-                        " act_1234567890 (Ads Manager shows it in the URL as act=1234567890)")
+        raise UserError(f"{inputs.quoted(text)} is not an ad account id: use act_ followed by the account's digits,"
+                        " e.g. act_1234567890 (Ads Manager shows it in the URL as act=1234567890)")
     return match.group(1)
 
 
 def graph_base_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UserError(f"base URL '{url}' is not an http(s) URL: leave --base-url out to use {DEFAULT_BASE_URL}")
+        raise UserError(f"base URL {inputs.quoted(url)} is not an http(s) URL:"
+                        f" leave --base-url out to use {DEFAULT_BASE_URL}")
     return _VERSION_SUFFIX.sub("", url.strip()).rstrip("/")
 
 
@@ -66,14 +69,12 @@ def connect_account(workspace_id: str, *, ad_account: str, access_token: str,
     from cometly_elt import control, credentials, warehouse
     from cometly_elt.hooks.meta import MetaAdsHook
 
-    digits, base_url, token = parse_ad_account(ad_account), graph_base_url(base_url), access_token.strip()
-    if not token:
-        raise UserError("the access token is empty: create one in Meta Business Settings → System users →"
-                        " Generate token (with ads_read)")
+    digits, base_url = parse_ad_account(ad_account), graph_base_url(base_url)
+    token = inputs.secret(access_token, what="access token", empty_hint=EMPTY_TOKEN_HINT)
     with warehouse.connect() as conn:
         control.get_workspace(conn, workspace_id)
     hook = MetaAdsHook.for_token(token, base_url=base_url, ad_account_id=f"act_{digits}", workspace_id=workspace_id)
-    node = hook.get(f"act_{digits}/", {"fields": ACCOUNT_FIELDS})
+    node = hook.ad_account(f"act_{digits}", ACCOUNT_FIELDS)
     conn_id = conn_id_for(workspace_id, digits)
     with warehouse.connect() as conn:
         workspace = control.get_workspace(conn, workspace_id, for_update=True)
