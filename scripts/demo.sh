@@ -43,28 +43,8 @@ for plan in hobby pro ultra; do
     echo "$ws: $plan plan, $tz, Cometly and act_100000000$i connected"
 done
 
-step "Sync DAGs (each workspace's first sync covers its whole history)"
-for plan in hobby pro ultra; do
-    start=$(date +%s)
-    airflow dags test "cometly_sync_$plan" >"$ROOT/.local/logs/demo-sync-$plan.log" 2>&1 \
-        || { echo "cometly_sync_$plan failed: see .local/logs/demo-sync-$plan.log" >&2; exit 1; }
-    echo "cometly_sync_$plan: success in $(( $(date +%s) - start )) s"
-done
-
-step "Result metric: purchases for each workspace's biggest campaign (with its backfill)"
-for plan in hobby pro ultra; do
-    ws="demo_$plan"
-    campaign=$(psql "$WAREHOUSE_URL" -Atc "select campaign_id from marts.fct_campaign_results_daily
-        where workspace_id = '$ws' group by campaign_id order by sum(spend) desc, campaign_id limit 1")
-    current=$(psql "$WAREHOUSE_URL" -Atc "select event_name from control.result_metrics
-        where workspace_id = '$ws' and campaign_id = '$campaign'")
-    if [ "$current" != purchase ]; then
-        cometly-elt results set "$ws" --campaign "$campaign" --event purchase \
-            >"$ROOT/.local/logs/demo-results-$plan.log" 2>&1 \
-            || { echo "results set failed: see .local/logs/demo-results-$plan.log" >&2; exit 1; }
-    fi
-    echo "$ws: campaign $campaign counts purchases"
-done
+# The three plan DAGs' runs, then the result metrics with their backfills, in one process.
+python "$ROOT/scripts/demo_runs.py" "$ROOT/.local/logs"
 
 step "Campaign results"
 for plan in hobby pro ultra; do

@@ -69,7 +69,9 @@ def _trigger_via_api(dag_id: str, conf: dict) -> Outcome:
     return Outcome(run_id, "queued", f"{base}/dags/{dag_id}/runs/{run_id}")
 
 
-def _run_in_process(dag_id: str, conf: dict) -> Outcome:
+def run_here(dag_id: str, conf: dict) -> Outcome:
+    """One run of the DAG in this process, as `airflow dags test` does; several in one process
+    pay Airflow's in-process start-up once."""
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(str(PROJECT_DIR / "dags")).get_dag(dag_id)
@@ -92,4 +94,4 @@ def run_dag(dag_id: str, conf: dict) -> Outcome:
     """Hand the run to Airflow when its scheduler and API are up; otherwise run it here."""
     if scheduler_alive() and _api_answers():
         return _trigger_via_api(dag_id, conf)
-    return _run_in_process(dag_id, conf)
+    return run_here(dag_id, conf)
