@@ -30,21 +30,9 @@ fi
 export COMETLY_API_MINUTE_SECONDS=0.1
 base="http://127.0.0.1:$port"
 
-step "Workspaces: connect, configure, select events, connect Meta"
-i=0
-for plan in hobby pro ultra; do
-    i=$((i + 1)); ws="demo_$plan"
-    case $plan in hobby) tz=America/New_York ;; pro) tz=Europe/Berlin ;; ultra) tz=Australia/Sydney ;; esac
-    cometly-elt workspace add "$ws" --name "Demo ${plan^}" --plan "$plan" --history-start 2026-08-01 >/dev/null
-    cometly-elt cometly connect "$ws" --api-key "ck_$ws" --base-url "$base/public-api/v1" >/dev/null
-    cometly-elt cometly configure "$ws" --model first_touch --window lifetime --timezone "$tz" --yes >/dev/null
-    cometly-elt cometly select "$ws" purchase lead_generated >/dev/null
-    cometly-elt meta connect "$ws" --ad-account "act_100000000$i" --access-token "EAAB_$ws" --base-url "$base" >/dev/null 2>&1
-    echo "$ws: $plan plan, $tz, Cometly and act_100000000$i connected"
-done
-
-# The three plan DAGs' runs, then the result metrics with their backfills, in one process.
-python "$ROOT/scripts/demo_runs.py" "$ROOT/.local/logs"
+# Registering the workspaces, the three plan DAGs' runs, then the result metrics with their
+# backfills: one process, which imports Airflow and dbt once.
+python "$ROOT/scripts/demo_runs.py" "$base" "$ROOT/.local/logs"
 
 step "Campaign results"
 for plan in hobby pro ultra; do

@@ -1,16 +1,20 @@
-"""`make demo`'s Airflow part, in one process: a run of each plan's sync DAG (what `airflow dags
-test cometly_sync_PLAN` does), then a result metric for each workspace's biggest campaign with
-its backfill (what `cometly-elt results set` does).
+"""`make demo`'s part after the fake is up, in one process: the demo workspaces registered
+with the product's commands, a run of each plan's sync DAG (what `airflow dags test
+cometly_sync_PLAN` does), then a result metric for each workspace's biggest campaign with its
+backfill (what `cometly-elt results set` does).
 
-    python scripts/demo_runs.py LOG_DIR      (scripts/demo.sh calls it)
+    python scripts/demo_runs.py FAKE_URL LOG_DIR      (scripts/demo.sh calls it)
 
-One process pays Airflow's in-process start-up (its execution API) and dbt's import once,
-not once per DAG run (bench/RESULTS.md "make demo"). Each run's own output goes to
-LOG_DIR/demo-sync-PLAN.log or demo-results-PLAN.log; the terminal gets one line per step.
+One process pays Python's and Airflow's start-up, Airflow's in-process execution API and
+dbt's import once, not once per command and DAG run (bench/RESULTS.md "make demo"). Each
+run's own output goes to LOG_DIR/demo-sync-PLAN.log or demo-results-PLAN.log; the terminal
+gets one line per step.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 import time
@@ -21,6 +25,7 @@ from typing import Iterator
 import psycopg
 
 PLANS = ("hobby", "pro", "ultra")
+TIMEZONES = {"hobby": "America/New_York", "pro": "Europe/Berlin", "ultra": "Australia/Sydney"}
 
 
 @contextmanager
@@ -45,6 +50,27 @@ def output_to(log: Path) -> Iterator[None]:
 def fail(message: str) -> None:
     print(message, file=sys.stderr)
     sys.exit(1)
+
+
+def register(plan: str, number: int, fake_url: str) -> None:
+    """The demo workspace of `plan`, as `cometly-elt` commands set it up (each one idempotent)."""
+    from cometly_elt.cli import main as cometly_elt
+
+    workspace, timezone, account = f"demo_{plan}", TIMEZONES[plan], f"act_100000000{number}"
+    for command in (
+        ["workspace", "add", workspace, "--name", f"Demo {plan.title()}", "--plan", plan,
+         "--history-start", "2026-08-01"],
+        ["cometly", "connect", workspace, "--api-key", f"ck_{workspace}", "--base-url", f"{fake_url}/public-api/v1"],
+        ["cometly", "configure", workspace, "--model", "first_touch", "--window", "lifetime", "--timezone", timezone,
+         "--yes"],
+        ["cometly", "select", workspace, "purchase", "lead_generated"],
+        ["meta", "connect", workspace, "--ad-account", account, "--access-token", f"EAAB_{workspace}",
+         "--base-url", fake_url],
+    ):
+        with contextlib.redirect_stdout(io.StringIO()):
+            if cometly_elt(command) != 0:
+                fail(f"cometly-elt {' '.join(command[:3])} failed (its error is above)")
+    print(f"{workspace}: {plan} plan, {timezone}, Cometly and {account} connected", flush=True)
 
 
 def sync(plan: str, logs: Path) -> None:
@@ -83,7 +109,10 @@ def count_purchases(wh, plan: str, logs: Path) -> None:
 
 
 def main() -> None:
-    logs = Path(sys.argv[1])
+    fake_url, logs = sys.argv[1], Path(sys.argv[2])
+    print("\n== Workspaces: connect, configure, select events, connect Meta", flush=True)
+    for number, plan in enumerate(PLANS, start=1):
+        register(plan, number, fake_url)
     print("\n== Sync DAGs (each workspace's first sync covers its whole history)", flush=True)
     for plan in PLANS:
         sync(plan, logs)
