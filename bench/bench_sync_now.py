@@ -105,7 +105,8 @@ def register(base: str, link: dict) -> None:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         cometly_elt(["workspace", "remove", WORKSPACE, "--yes"])  # a previous bench's, if any
     for command in (
-        ["workspace", "add", WORKSPACE, "--name", "Bench Sync Now", "--plan", "hobby", "--history-start", history_start],
+        ["workspace", "add", WORKSPACE, "--name", "Bench Sync Now", "--plan", "hobby",
+         "--history-start", history_start],
         ["cometly", "connect", WORKSPACE, "--api-key", link["api_key"], "--base-url", f"{base}/public-api/v1"],
         ["cometly", "configure", WORKSPACE, "--model", "first_touch", "--window", "lifetime", "--timezone",
          link["timezone"], "--yes"],
@@ -268,7 +269,8 @@ def main() -> None:
         fake.terminate()
         fake.wait(30)
     data = {"label": args.label, "note": args.note, "when": datetime.now(timezone.utc).isoformat(timespec="minutes"),
-            "conversions_in_window": window, "cpu_per_run": cpu, "load": [min(load), max(load)], "first": first, "runs": runs}
+            "conversions_in_window": window, "cpu_per_run": cpu, "load": [min(load), max(load)], "first": first,
+            "runs": runs}
     (OUT / f"sync_now-{args.label}.json").write_text(json.dumps(data, indent=1, default=str))
     print(report(args.label, data))
 
@@ -284,7 +286,8 @@ def main() -> None:
             f"Before: {b['note']} ({b['when']}). After: {a['note']} ({a['when']}).", "",
             "| | median | max | min | CPU-s per Sync Now |", "|---|---:|---:|---:|---:|",
             f"| before | {statistics.median(bs):.1f} s | {max(bs):.1f} s | {min(bs):.1f} s | {b['cpu_per_run']:.1f} |",
-            f"| after | {statistics.median(as_):.1f} s | {max(as_):.1f} s | {min(as_):.1f} s | {a['cpu_per_run']:.1f} |",
+            f"| after | {statistics.median(as_):.1f} s | {max(as_):.1f} s | {min(as_):.1f} s"
+            f" | {a['cpu_per_run']:.1f} |",
             f"| before ÷ after | {statistics.median(bs) / statistics.median(as_):.2f}× | {max(bs) / max(as_):.2f}×"
             f" | | {b['cpu_per_run'] / a['cpu_per_run']:.2f}× |", "",
             "### Profile before", "", report("before", b), "", "### Profile after", "", report("after", a), "",
