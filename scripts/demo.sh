@@ -30,41 +30,9 @@ fi
 export COMETLY_API_MINUTE_SECONDS=0.1
 base="http://127.0.0.1:$port"
 
-step "Workspaces: connect, configure, select events, connect Meta"
-i=0
-for plan in hobby pro ultra; do
-    i=$((i + 1)); ws="demo_$plan"
-    case $plan in hobby) tz=America/New_York ;; pro) tz=Europe/Berlin ;; ultra) tz=Australia/Sydney ;; esac
-    cometly-elt workspace add "$ws" --name "Demo ${plan^}" --plan "$plan" --history-start 2026-08-01 >/dev/null
-    cometly-elt cometly connect "$ws" --api-key "ck_$ws" --base-url "$base/public-api/v1" >/dev/null
-    cometly-elt cometly configure "$ws" --model first_touch --window lifetime --timezone "$tz" --yes >/dev/null
-    cometly-elt cometly select "$ws" purchase lead_generated >/dev/null
-    cometly-elt meta connect "$ws" --ad-account "act_100000000$i" --access-token "EAAB_$ws" --base-url "$base" >/dev/null 2>&1
-    echo "$ws: $plan plan, $tz, Cometly and act_100000000$i connected"
-done
-
-step "Sync DAGs (each workspace's first sync covers its whole history)"
-for plan in hobby pro ultra; do
-    start=$(date +%s)
-    airflow dags test "cometly_sync_$plan" >"$ROOT/.local/logs/demo-sync-$plan.log" 2>&1 \
-        || { echo "cometly_sync_$plan failed: see .local/logs/demo-sync-$plan.log" >&2; exit 1; }
-    echo "cometly_sync_$plan: success in $(( $(date +%s) - start )) s"
-done
-
-step "Result metric: purchases for each workspace's biggest campaign (with its backfill)"
-for plan in hobby pro ultra; do
-    ws="demo_$plan"
-    campaign=$(psql "$WAREHOUSE_URL" -Atc "select campaign_id from marts.fct_campaign_results_daily
-        where workspace_id = '$ws' group by campaign_id order by sum(spend) desc, campaign_id limit 1")
-    current=$(psql "$WAREHOUSE_URL" -Atc "select event_name from control.result_metrics
-        where workspace_id = '$ws' and campaign_id = '$campaign'")
-    if [ "$current" != purchase ]; then
-        cometly-elt results set "$ws" --campaign "$campaign" --event purchase \
-            >"$ROOT/.local/logs/demo-results-$plan.log" 2>&1 \
-            || { echo "results set failed: see .local/logs/demo-results-$plan.log" >&2; exit 1; }
-    fi
-    echo "$ws: campaign $campaign counts purchases"
-done
+# Registering the workspaces, the three plan DAGs' runs, then the result metrics with their
+# backfills: one process, which imports Airflow and dbt once.
+python "$ROOT/scripts/demo_runs.py" "$base" "$ROOT/.local/logs"
 
 step "Campaign results"
 for plan in hobby pro ultra; do

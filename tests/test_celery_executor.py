@@ -149,7 +149,7 @@ def test_two_celery_workers_share_a_run_and_build_the_marts_an_in_process_run_bu
     assert run["state"] == "success", placement
     # Every task of the run (the mapped ones once per workspace) ran on a worker, and both had a share.
     assert {state for _, _, _, state in placement} == {"success"}
-    assert {map_index for task_id, map_index, _, _ in placement if task_id == "sync_workspace.plan"} == {0, 1}
+    assert {map_index for task_id, map_index, _, _ in placement if task_id == "sync_workspace"} == {0, 1}
     assert {host for _, _, host, _ in placement} == set(WORKERS), placement
     for workspace_id in WORKSPACES:
         assert ad_results(wh, workspace_id) == EXPECTED_AD_RESULTS

@@ -31,6 +31,7 @@ import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import requests
@@ -169,6 +170,28 @@ def wait_for_plan_runs(base: str, timeout: float = 1500) -> dict[str, list[dict]
     raise AssertionError(f"runs did not finish: { {p: [r['state'] for r in rs] for p, rs in runs.items()} }")
 
 
+def airflow_cpu_seconds() -> float:
+    """User + system CPU of this test's Airflow components and all their descendants (LocalExecutor's
+    workers and task processes, counted in their parents' totals once reaped), from /proc."""
+    stats = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                # After the name: state, ppid, ...; utime, stime, cutime, cstime are the 12th-15th.
+                stats[int(proc.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]),
+                                         any(part.endswith(b"/airflow") for part in cmdline[:2]))
+    components = {pid for pid, (ppid, _, is_airflow) in stats.items() if ppid == os.getpid() and is_airflow}
+
+    def under_components(pid: int) -> bool:
+        while pid in stats and pid not in components:
+            pid = stats[pid][0]
+        return pid in components
+
+    return sum(ticks for pid, (_, ticks, _) in stats.items() if under_components(pid)) / os.sysconf("SC_CLK_TCK")
+
+
 def task_phases() -> list[tuple]:
     """Per task of the sync DAGs: instances, tries beyond the first, mean/max run and queue wait (s),
     the seconds all instances ran in sum, and the span from the first start to the last end."""
@@ -229,6 +252,7 @@ def rate_report(per_minute: list[dict]) -> tuple[dict, dict, dict]:
 def test_fleet_syncs_at_once_each_space_within_its_budget(wh, fleet, airflow_stack, tmp_path, capsys):
     api, shift, set_up_seconds = fleet
     runs = wait_for_plan_runs(airflow_stack)
+    cpu = airflow_cpu_seconds()
     phases = task_phases()
     call_log = requests.get(f"{api.url}/_fake/calls", timeout=60)
     # Every call with its fake time and status, for a look after a failure.
@@ -242,6 +266,8 @@ def test_fleet_syncs_at_once_each_space_within_its_budget(wh, fleet, airflow_sta
             for r in rs:
                 took = datetime.fromisoformat(r["end_date"]) - datetime.fromisoformat(r["start_date"])
                 print(f"{r['dag_id']} {r['dag_run_id']}: {r['state']} in {took.total_seconds():.0f} s")
+        print(f"Airflow's CPU (components, workers, task processes, from their start): {cpu:.0f} s,"
+              f" {cpu / FLEET:.2f} s per workspace sync")
         print(f"{'task':34} {'n':>3} {'retried':>7} {'mean s':>7} {'max s':>6} {'queued s':>8} {'sum s':>6}"
               f" {'span s':>6}")
         for task_id, *figures in phases:

@@ -6,15 +6,19 @@ tasks import what they need when they run.
 
 from __future__ import annotations
 
+import logging
+import time
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
-from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
+from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.sdk import CronDataIntervalTimetable
 
 from cometly_elt.control import PLAN_SYNC_HOURS
+
+log = logging.getLogger(__name__)
 
 MART_ASSETS = [
     Asset(name=f"marts.{table}", uri=f"postgres://warehouse:5432/warehouse/marts/{table}")
@@ -52,67 +56,56 @@ def _label(workspace: dict) -> None:
     get_current_context()["workspace_label"] = f"{workspace['name']} ({workspace['workspace_id']})"
 
 
-@task_group(group_id="sync_workspace")
-def sync_workspace(workspace: dict):
-    """Cometly extract+load, Meta extract+load, then a pending reprocess; dbt comes after, once per run."""
+@task(map_index_template="{{ workspace_label }}")
+def sync_workspace(workspace: dict) -> dict:
+    """One workspace's extraction, in one task process: plan, Cometly extract+load, Meta
+    extract+load, then a pending reprocess; dbt comes after, once per run.
 
-    @task(map_index_template="{{ workspace_label }}")
-    def plan(workspace: dict) -> dict:
-        from cometly_elt import sync, warehouse
+    One task, not one per step: a task process's start costs more CPU than an incremental
+    sync's work (bench/RESULTS.md "Sync Now latency"). The grid keeps one instance per
+    workspace, labelled with its name, retried as a whole (every step replaces what it
+    loads); the log and the XCom give each step's result and seconds."""
+    from cometly_elt import sync, warehouse
 
-        _label(workspace)
-        ctx = get_current_context()
-        # Manual runs (Sync Now) have no data interval: they sync up to now.
-        end = ctx.get("data_interval_end") or datetime.now(timezone.utc)
-        start = ctx.get("data_interval_start") or end
-        full_refresh = bool(ctx["params"].get("full_refresh", False))
-        with _user_errors_fail_fast(), sync.recording_errors(workspace["workspace_id"]), warehouse.connect() as conn:
-            return asdict(sync.plan_sync(conn, workspace["workspace_id"], start, end, full_refresh))
-
-    def step(fn_name: str):
-        @task(task_id=fn_name, map_index_template="{{ workspace_label }}")
-        def run_step(plan: dict):
-            from cometly_elt import sync
-
-            plan_obj = sync.SyncPlan.from_xcom(plan)
-            _label({"workspace_id": plan_obj.workspace_id, "name": plan_obj.name})
-            with _user_errors_fail_fast(), sync.recording_errors(plan_obj.workspace_id):
-                result = getattr(sync, fn_name)(plan_obj)
-            return plan if result is None else {**plan, fn_name: result}
-
-        return run_step
-
-    planned = plan(workspace)
-    cometly = step("extract_cometly")(planned)
-    meta = step("extract_meta")(cometly)
-    return step("reprocess")(meta)
-
-
-# The last task of sync_workspace: its XCom is the plan of a workspace whose extraction finished.
-EXTRACTED = "sync_workspace.reprocess"
+    _label(workspace)
+    ctx = get_current_context()
+    # Manual runs (Sync Now) have no data interval: they sync up to now.
+    end = ctx.get("data_interval_end") or datetime.now(timezone.utc)
+    start = ctx.get("data_interval_start") or end
+    full_refresh = bool(ctx["params"].get("full_refresh", False))
+    seconds = {}
+    with _user_errors_fail_fast(), sync.recording_errors(workspace["workspace_id"]):
+        began = time.monotonic()
+        with warehouse.connect() as conn:
+            plan = sync.plan_sync(conn, workspace["workspace_id"], start, end, full_refresh)
+        seconds["plan"] = round(time.monotonic() - began, 3)
+        extracted = asdict(plan)
+        for step in (sync.extract_cometly, sync.extract_meta, sync.reprocess):
+            began = time.monotonic()
+            result = step(plan)
+            seconds[step.__name__] = round(time.monotonic() - began, 3)
+            log.info("%s: %.2f s, %s", step.__name__, seconds[step.__name__], result)
+            if result is not None:
+                extracted[step.__name__] = result
+    return {**extracted, "seconds": seconds}
 
 
 @task(pool=DBT_POOL, outlets=MART_ASSETS, trigger_rule="all_done")
-def build_marts(workspaces: list[dict] | None) -> list[dict]:
+def build_marts(workspaces: list[dict] | None) -> list[str]:
     """One dbt build for the dates every extracted workspace touched (dbt's start-up and the
-    shared views cost the same for one workspace or two hundred); a workspace whose
-    extraction failed is left out and keeps its Last Synced."""
+    shared views cost the same for one workspace or two hundred), then Last Synced of every
+    workspace whose marts were built; the ids it marked. A workspace whose extraction failed
+    is left out and keeps its Last Synced."""
     from cometly_elt import sync
 
     ti = get_current_context()["ti"]
-    pulled = [ti.xcom_pull(task_ids=EXTRACTED, map_indexes=index) for index in range(len(workspaces or []))]
+    pulled = [ti.xcom_pull(task_ids="sync_workspace", map_indexes=index) for index in range(len(workspaces or []))]
     with _user_errors_fail_fast():
-        return sync.build_marts([sync.SyncPlan.from_xcom(plan) for plan in pulled if plan])
-
-
-@task
-def mark_synced(built: list[dict]) -> list[str]:
-    """Last Synced of every workspace whose marts were built; the ids it marked."""
-    from cometly_elt import sync
-
-    plans = [sync.SyncPlan.from_xcom(plan) for plan in built]
-    sync.mark_synced(plans)
-    return [plan.workspace_id for plan in plans]
+        built = [sync.SyncPlan.from_xcom(plan) for plan in sync.build_marts(
+            [sync.SyncPlan.from_xcom(plan) for plan in pulled if plan])]
+    # Last Synced moves in the same task as the build it waits for: a task less before it.
+    sync.mark_synced(built)
+    return [plan.workspace_id for plan in built]
 
 
 # The verdict on the run: retrying it would only delay a failed run's end.
@@ -141,9 +134,9 @@ def report(workspaces: list[dict] | None, marked: list[str] | None) -> None:
 def _sync_steps(workspaces) -> None:
     """Per workspace (mapped) extraction, then the run's one dbt build, Last Synced, and the report."""
     extracted = sync_workspace.expand(workspace=workspaces)
-    built = build_marts(workspaces)
-    extracted >> built
-    report(workspaces, mark_synced(built))
+    marked = build_marts(workspaces)
+    extracted >> marked
+    report(workspaces, marked)
 
 
 def _dag(dag_id: str, *, tags: list[str], **kwargs) -> DAG:

@@ -71,7 +71,9 @@ def _trigger_via_api(dag_id: str, conf: dict, token: str | None = None) -> Outco
     return Outcome(run_id, "queued", f"{base}/dags/{dag_id}/runs/{run_id}")
 
 
-def _run_in_process(dag_id: str, conf: dict) -> Outcome:
+def run_here(dag_id: str, conf: dict) -> Outcome:
+    """One run of the DAG in this process, as `airflow dags test` does; several in one process
+    pay Airflow's in-process start-up once."""
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(str(PROJECT_DIR / "dags")).get_dag(dag_id)
@@ -98,4 +100,4 @@ def run_dag(dag_id: str, conf: dict, token: str | None = None) -> Outcome:
     api-server's process."""
     if token is not None or (scheduler_alive() and _api_answers()):
         return _trigger_via_api(dag_id, conf, token)
-    return _run_in_process(dag_id, conf)
+    return run_here(dag_id, conf)
