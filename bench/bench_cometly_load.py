@@ -35,12 +35,12 @@ import msgspec
 import psycopg
 import requests
 
+from bench_db import bench_database
 from cometly_elt.cometly import catalog
 from cometly_elt.cometly.extract import COLUMNS, extract_window
 from cometly_elt.cometly.windows import request_bounds
 from cometly_elt.hooks.cometly import CometlyHook
 from cometly_elt.ratelimit import RateBudget
-from bench_db import bench_database
 from results_file import write_section
 
 SECTION = "## Cometly extract and load"
@@ -234,9 +234,10 @@ def part_1(db_url: str, days: int, events_per_day: int, rounds: int) -> dict:
                 conn.execute("delete from raw_cometly.events")
                 for window in local_days(START, days):
                     for name, way in ways.items():
-                        run = timed(lambda: way([window]))
+                        run = timed(lambda way=way, window=window: way([window]))
                         totals[name] = Timed(totals[name].events + run.events, totals[name].seconds + run.seconds)
-                print(f"round {round_ + 1}: " + ", ".join(f"{n} {t.rate:,.0f} ev/s" for n, t in totals.items()), flush=True)
+                print(f"round {round_ + 1}: " + ", ".join(f"{n} {t.rate:,.0f} ev/s" for n, t in totals.items()),
+                      flush=True)
             hook.budget.close()
             (rejected,) = conn.execute("select count(*) from raw_cometly.rejected_rows").fetchone()
         return {"events": events, "runs": totals, "rejected": rejected, "per_round": totals["ours"].events // rounds}
@@ -352,8 +353,9 @@ def report(p1: dict, p2: dict, args) -> str:
         "",
         "| run | Cometly calls used | minimum the limits allow | ratio | 429s | fake minutes (min) |",
         "|---|---:|---:|---:|---:|---:|",
-        f"| list: {p2['days']} days, two processes at once sharing the Space's budget | {lst['calls']} | {lst['needed']}"
-        f" | {lst['calls'] / lst['needed']:.2f} | {lst['429']} | {lst['fake_minutes']:.1f} ({lst['min_fake_minutes']}) |",
+        f"| list: {p2['days']} days, two processes at once sharing the Space's budget | {lst['calls']}"
+        f" | {lst['needed']} | {lst['calls'] / lst['needed']:.2f} | {lst['429']} | {lst['fake_minutes']:.1f}"
+        f" ({lst['min_fake_minutes']}) |",
         f"| export backfill: {exp['days']} local days, one create + status polls each | "
         f"{exp['create_export'] + exp['export_status']} ({exp['create_export']} creates, {exp['export_status']} polls)"
         f" | {exp['needed']} | {(exp['create_export'] + exp['export_status']) / exp['needed']:.2f} | {exp['429']} | |",

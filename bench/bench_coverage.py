@@ -18,7 +18,7 @@ Volume and clock, and the minimum the limits allow: see SCALE and MINIMUM below,
 It serves its own fake (in a process of its own) and uses its own database
 (COMETLY_BENCH_DATABASE, default cometly_bench_coverage), created afresh. `--write` puts the
 results in bench/RESULTS.md under "## Coverage-driven extraction".
-"""
+"""  # noqa: E501 -- the usage line is one shell command, kept whole to copy
 
 from __future__ import annotations
 
@@ -119,8 +119,9 @@ class Fake:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.cometly_url = f"{self.url}/public-api/v1"
-        self.proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(scenario), str(self.port), str(speed), str(page)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVE, str(scenario), str(self.port), str(speed), str(page)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:

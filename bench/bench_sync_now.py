@@ -47,9 +47,8 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_file import write_section  # noqa: E402
-
 from cometly_elt.fake.generate import WorldOptions, connections, generate_world  # noqa: E402
+from results_file import write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".local" / "bench"

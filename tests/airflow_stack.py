@@ -12,13 +12,14 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import psycopg
 import pytest
 import requests
+
 from conftest import free_port
 
 COMPONENTS = (["api-server", "--port"], ["scheduler"], ["dag-processor"])
@@ -47,8 +48,8 @@ def airflow_components(tmp_path: Path, monkeypatch, extra: tuple[list[str], ...]
     for command in (*components, *extra):
         args = ["airflow", *command] + ([str(port)] if command[-1] == "--port" else [])
         name = "-".join(c.lstrip("-") for c in command if not c.startswith("--"))[:60]
-        log = open(tmp_path / f"airflow-{name}.log", "wb")
-        processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        with open(tmp_path / f"airflow-{name}.log", "wb") as log:  # the process keeps its own copy of the handle
+            processes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:

@@ -26,7 +26,7 @@ Under pytest-xdist (`make test` runs two workers) each worker has databases of i
 (`cometly_test_gw0`, `cometly_test_gw0_airflow`, ...). Tests that start Airflow's components are put in
 one `xdist_group` (AIRFLOW_STACK_GROUP) here: one worker runs them one after the other, since two stacks
 at once would only fight for the CPU; the other `airflow` tests are grouped by module.
-"""
+"""  # noqa: E501 -- one long docstring line; rewrapping it would change the text
 
 from __future__ import annotations
 
@@ -271,7 +271,7 @@ class FakeApi:
         self.url = f"http://127.0.0.1:{self.port}"
         self.cometly_url = f"{self.url}/public-api/v1"
         self.meta_url = self.url
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 -- kept open for the server's lifetime, closed in stop()
         cli = shutil.which("cometly-elt") or sys.executable
         cmd = [cli] if cli != sys.executable else [sys.executable, "-m", "cometly_elt.cli"]
         self.proc = subprocess.Popen(

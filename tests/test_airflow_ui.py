@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, cli
+
 # Fixtures: `acme`, a pro workspace "acme" on example.json set up before `airflow_stack` starts.
 from airflow_stack import dag_runs, wait_for_dag_parsed
+from conftest import ROOT, cli
 from test_backfill_scheduler import acme, airflow_stack, shared_stack  # noqa: F401
 
 pytestmark = [pytest.mark.airflow, pytest.mark.browser]

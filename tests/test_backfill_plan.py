@@ -37,7 +37,8 @@ def purchases_every_day() -> dict:
     events = [{"id": n + 1, "event_name": "purchase", "amount": 10,
                "time_utc": (FIRST_DAY + timedelta(days=n, hours=7)).strftime("%Y-%m-%dT%H:%M:%SZ")}
               for n in range(DAYS)]
-    return {"cometly": {"spaces": [{"id": "space_busy", "timezone": NY, "api_keys": [{"key": "ck_busy", "status": "active"}],
+    return {"cometly": {"spaces": [{"id": "space_busy", "timezone": NY,
+                                    "api_keys": [{"key": "ck_busy", "status": "active"}],
                                     "contacts": [{"id": 1, "touchpoints": [touch], "events": events}]}]}}
 
 

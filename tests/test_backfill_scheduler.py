@@ -11,6 +11,7 @@ import subprocess
 import time
 
 import pytest
+
 from airflow_stack import SharedStack, dag_runs, wait_for_dag_parsed
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 from test_sync_e2e import EXPECTED_AD_RESULTS, ad_results

@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis
+
 from airflow_stack import airflow_components, metadata_connection, stop_process_groups
 from conftest import EXAMPLE_SCENARIO, ROOT, empty_warehouse, free_port, set_up_workspace
 from test_backfill_scheduler import wait_for_runs

@@ -19,9 +19,9 @@ import copy
 import json
 import multiprocessing
 import os
-from pathlib import Path
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -121,7 +121,8 @@ META_TOUCH = {"time_utc": "2026-01-01T00:00:00Z", "source": "facebook_ads", "acc
 def purchases(*times: str, first_id: int = 1) -> dict:
     """One contact touched by a Meta ad on 2026-01-01, buying at each of `times`."""
     return space([{"id": 1, "touchpoints": [META_TOUCH],
-                   "events": [{"id": first_id + i, "event_name": "purchase", "time_utc": t} for i, t in enumerate(times)]}])
+                   "events": [{"id": first_id + i, "event_name": "purchase", "time_utc": t}
+                              for i, t in enumerate(times)]}])
 
 
 # ---------------------------------------------------------------- what lands in raw_cometly.events
@@ -345,8 +346,10 @@ def test_rows_that_cannot_be_loaded_are_kept_with_a_reason(wh, fake_api):
     result = extract(wh, api, events=["purchase"])
 
     assert (result.received, result.loaded, result.rejected) == (10, 2, 8)
-    assert [(r[0], r[4], r[8]) for r in rows(wh)] == [("501", Decimal("5"), None), ("508", Decimal("12.30"), "2000000001")]
-    rejected = wh.execute("select reason, payload from raw_cometly.rejected_rows order by rejected_at, reason").fetchall()
+    assert [(r[0], r[4], r[8]) for r in rows(wh)] == [
+        ("501", Decimal("5"), None), ("508", Decimal("12.30"), "2000000001")]
+    rejected = wh.execute(
+        "select reason, payload from raw_cometly.rejected_rows order by rejected_at, reason").fetchall()
     reasons = {json.dumps(json.loads(payload), sort_keys=True): reason for reason, payload in rejected}
 
     def reason_of(index: int) -> str:

@@ -189,7 +189,9 @@ def test_first_configure_creates_the_active_version(workspace, wh):
     out = ok("cometly", "configure", workspace, "--model", "first_touch", "--window", "lifetime",
              "--timezone", "America/New_York")
 
-    assert out == "Attribution for 'h3-acme': first_touch, window lifetime, timezone America/New_York (settings version 1).\n"
+    assert out == (
+        "Attribution for 'h3-acme': first_touch, window lifetime, timezone America/New_York (settings version 1).\n"
+    )
     assert versions(wh) == [(1, "first_touch", 0, "active")]
     assert wh.execute("select timezone, marts_rebuild_requested_at from control.workspaces").fetchone() == (
         "America/New_York", None
@@ -203,10 +205,13 @@ def test_first_configure_creates_the_active_version(workspace, wh):
 @pytest.mark.parametrize(
     "model, window, tz, message",
     [
-        ("first_touch", "45", "UTC", "attribution window '45' is not supported: use lifetime, 1, 7, 14, 30, 60 or 90 (days)"),
-        ("first_touch", "0", "UTC", "attribution window '0' is not supported: use lifetime, 1, 7, 14, 30, 60 or 90 (days)"),
+        ("first_touch", "45", "UTC", "attribution window '45' is not supported:"
+                                     " use lifetime, 1, 7, 14, 30, 60 or 90 (days)"),
+        ("first_touch", "0", "UTC", "attribution window '0' is not supported:"
+                                    " use lifetime, 1, 7, 14, 30, 60 or 90 (days)"),
         ("linear", "7", "UTC", "attribution model 'linear' is not supported: use first_touch or last_touch"),
-        ("first_touch", "7", "America/New_Yrok", "'America/New_Yrok' is not an IANA timezone name: did you mean America/New_York?"),
+        ("first_touch", "7", "America/New_Yrok", "'America/New_Yrok' is not an IANA timezone name:"
+                                                 " did you mean America/New_York?"),
         ("first_touch", "7", "berlin", "'berlin' is not an IANA timezone name: did you mean Europe/Berlin?"),
         ("first_touch", "7", "Mars/Olympus", "'Mars/Olympus' is not an IANA timezone name: use the Space's timezone as"
                                              " Cometly shows it, such as America/New_York or Europe/Berlin"),
@@ -230,7 +235,9 @@ def test_changing_the_model_needs_confirmation(workspace, wh):
     )
     declined = cli_answering("n\n", *change)
     assert declined.returncode == 1
-    assert declined.stderr == "This reprocesses all history; continue? [y/N] cometly-elt: cancelled: attribution settings unchanged\n"
+    assert declined.stderr == (
+        "This reprocesses all history; continue? [y/N] cometly-elt: cancelled: attribution settings unchanged\n"
+    )
     assert versions(wh) == [(1, "first_touch", 0, "active")]
 
     accepted = cli_answering("y\n", *change)
@@ -247,7 +254,8 @@ def test_a_new_change_replaces_the_version_being_built_and_going_back_cancels_it
     ok("cometly", "configure", workspace, "--model", "first_touch", "--window", "lifetime", "--timezone", "UTC")
     ok("cometly", "configure", workspace, "--model", "last_touch", "--window", "7", "--timezone", "UTC", "--yes")
 
-    replaced = ok("cometly", "configure", workspace, "--model", "first_touch", "--window", "30", "--timezone", "UTC", "--yes")
+    replaced = ok("cometly", "configure", workspace, "--model", "first_touch", "--window", "30", "--timezone", "UTC",
+                  "--yes")
     assert replaced == (
         "Settings version 3 (first_touch, window 30 days) is being built beside version 1: all history is reprocessed,"
         " and the marts switch to it when that is done.\n"
@@ -285,7 +293,8 @@ def test_changing_only_the_timezone_marks_the_marts_for_rebuild(workspace, wh):
 def test_configure_an_unknown_workspace(wh):
     result = cli("cometly", "configure", "h3-nope", "--model", "first_touch", "--window", "7", "--timezone", "UTC")
 
-    assert (result.returncode, result.stderr) == (1, "cometly-elt: no workspace 'h3-nope': see 'cometly-elt workspace list'\n")
+    assert (result.returncode, result.stderr) == (
+        1, "cometly-elt: no workspace 'h3-nope': see 'cometly-elt workspace list'\n")
 
 
 # ---------------------------------------------------------------- select / unselect
@@ -315,7 +324,8 @@ def test_select_by_name_and_by_exact_label(catalog, wh):
     out = ok("cometly", "select", catalog, "purchase", LABEL, "Lead; Qualified", "custom_event_12")
 
     assert out == (
-        f"Selected for 'h3-acme': purchase, {LABEL} (custom_event_3), Lead; Qualified (custom_event_8), custom_event_12.\n"
+        f"Selected for 'h3-acme': purchase, {LABEL} (custom_event_3), Lead; Qualified (custom_event_8),"
+        " custom_event_12.\n"
         f"Events synced: purchase, {LABEL} (custom_event_3), Lead; Qualified (custom_event_8), custom_event_12.\n"
     )
     assert selected(wh) == ["custom_event_12", "custom_event_3", "custom_event_8", "purchase"]
@@ -332,10 +342,12 @@ def test_select_by_name_and_by_exact_label(catalog, wh):
 @pytest.mark.parametrize(
     "event, message",
     [
-        ("Demo Bookd", "no event 'Demo Bookd' in workspace 'h3-acme': list the events with 'cometly-elt cometly events h3-acme'"),
+        ("Demo Bookd", "no event 'Demo Bookd' in workspace 'h3-acme':"
+                       " list the events with 'cometly-elt cometly events h3-acme'"),
         ("custom_event_51", "no event 'custom_event_51' in workspace 'h3-acme':"
                             " list the events with 'cometly-elt cometly events h3-acme'"),
-        ("Purchase", "no event 'Purchase' in workspace 'h3-acme': list the events with 'cometly-elt cometly events h3-acme'"),
+        ("Purchase", "no event 'Purchase' in workspace 'h3-acme':"
+                     " list the events with 'cometly-elt cometly events h3-acme'"),
         ("lead; QUALIFIED", "the label 'lead; QUALIFIED' matches custom_event_8 and custom_event_9: select by name"),
     ],
 )
@@ -365,7 +377,8 @@ def test_unselect_by_label(catalog, wh):
 def test_select_for_an_unknown_workspace(wh):
     result = cli("cometly", "select", "h3-nope", "purchase")
 
-    assert (result.returncode, result.stderr) == (1, "cometly-elt: no workspace 'h3-nope': see 'cometly-elt workspace list'\n")
+    assert (result.returncode, result.stderr) == (
+        1, "cometly-elt: no workspace 'h3-nope': see 'cometly-elt workspace list'\n")
 
 
 # ---------------------------------------------------------------- events
@@ -405,7 +418,8 @@ def test_events_lists_standard_and_the_spaces_custom_events_with_labels(workspac
             standard(name, seen=name == "purchase", chosen=name == "lead_generated") for name in STANDARD
         ] + [
             {"event_name": "custom_event_3", "label": LABEL, "kind": "custom", "seen": True, "selected": False},
-            {"event_name": "custom_event_7", "label": "Call; Scheduled", "kind": "custom", "seen": True, "selected": False},
+            {"event_name": "custom_event_7", "label": "Call; Scheduled", "kind": "custom", "seen": True,
+             "selected": False},
         ],
     }
     assert wh.execute("select event_name, label from control.event_catalog order by event_name").fetchall() == [
@@ -437,5 +451,6 @@ def test_events_needs_a_cometly_connection(workspace, wh):
     result = cli("cometly", "events", workspace)
 
     assert (result.returncode, result.stderr) == (
-        1, "cometly-elt: workspace 'h3-acme' is not connected to Cometly: run 'cometly-elt cometly connect h3-acme --api-key KEY'\n"
+        1, "cometly-elt: workspace 'h3-acme' is not connected to Cometly:"
+           " run 'cometly-elt cometly connect h3-acme --api-key KEY'\n"
     )

@@ -12,8 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from cometly_elt.cometly.windows import Piece, day_pieces, local_day_span, request_bounds
 
@@ -102,7 +101,8 @@ CHANGES = [t for tz in ZONES for t in _offset_changes(tz)]
 # Half the examples land within a few hours of a DST change, where the bugs live.
 instants = st.one_of(
     st.datetimes(min_value=datetime(2022, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(timezone.utc)),
-    st.tuples(st.sampled_from(CHANGES), st.timedeltas(timedelta(hours=-3), timedelta(hours=3))).map(lambda t: t[0] + t[1]),
+    st.tuples(st.sampled_from(CHANGES), st.timedeltas(timedelta(hours=-3), timedelta(hours=3))).map(
+        lambda t: t[0] + t[1]),
 )
 
 

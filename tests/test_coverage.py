@@ -14,15 +14,15 @@ from decimal import Decimal
 
 import pytest
 import requests
-from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
 from cometly_elt import result_backfill, sync, warehouse
-from cometly_elt.control import coverage
 from cometly_elt.cometly.extract import fill
+from cometly_elt.control import coverage
 from cometly_elt.control.coverage import FetchJob
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook
 from cometly_elt.ratelimit import RateBudget
+from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
 
 def z(text: str) -> datetime:
@@ -204,8 +204,8 @@ def test_results_set_on_an_event_not_loaded_yet_fetches_only_that_event(wh, exam
 def test_a_crash_between_two_pieces_keeps_the_ledger_true_and_the_rerun_fetches_the_rest(wh, example_api):
     hook = CometlyHook.for_key(example_api.cometly_url, "ck_acme_live",
                                budget=RateBudget(os.environ["WAREHOUSE_URL"], "ws1", minute=0.1))
-    args = dict(workspace_id="ws1", settings_version=1, model="first_touch", window_days=0,
-                timezone="America/New_York")
+    args = {"workspace_id": "ws1", "settings_version": 1, "model": "first_touch", "window_days": 0,
+            "timezone": "America/New_York"}
     events = ["purchase", "lead_generated", "custom_event_3"]
     wanted = (z("2026-02-15T05:00:00Z"), z("2026-03-10T05:00:00Z"))
     # 03-02 (local) was loaded earlier: the plan has two pieces, before and after it.

@@ -26,7 +26,8 @@ def test_every_dag_file_imports(dagbag):
     }
 
 
-@pytest.mark.parametrize("dag_id, hours", [("cometly_sync_hobby", 6), ("cometly_sync_pro", 3), ("cometly_sync_ultra", 1)])
+@pytest.mark.parametrize("dag_id, hours",
+                         [("cometly_sync_hobby", 6), ("cometly_sync_pro", 3), ("cometly_sync_ultra", 1)])
 def test_plan_dags_have_real_data_intervals(dagbag, dag_id, hours):
     from airflow.sdk import CronDataIntervalTimetable
     from airflow.timetables.interval import CronDataIntervalTimetable as SchedulerTimetable

@@ -61,9 +61,12 @@ EXAMPLE_INSIGHTS = [
 
 # fct_ad_results_daily for the example, from the attribution worked out above.
 EXAMPLE_AD_RESULTS = [
-    (ACME, date(2026, 3, 2), ACME_ACCOUNT, "2000000001", "3000000001", "4000000001", "purchase", "purchase", 1, Decimal("89.5")),
-    (ACME, date(2026, 3, 2), ACME_ACCOUNT, "2000000002", "3000000002", "4000000002", "lead_generated", "lead_generated", 1, Decimal("0")),
-    (ACME, date(2026, 3, 4), ACME_ACCOUNT, "2000000002", "3000000002", "4000000002", "custom_event_3", "Demo Booked", 1, Decimal("0")),
+    (ACME, date(2026, 3, 2), ACME_ACCOUNT, "2000000001", "3000000001", "4000000001", "purchase", "purchase", 1,
+     Decimal("89.5")),
+    (ACME, date(2026, 3, 2), ACME_ACCOUNT, "2000000002", "3000000002", "4000000002", "lead_generated", "lead_generated",
+     1, Decimal("0")),
+    (ACME, date(2026, 3, 4), ACME_ACCOUNT, "2000000002", "3000000002", "4000000002", "custom_event_3", "Demo Booked", 1,
+     Decimal("0")),
 ]
 
 # fct_campaign_results_daily for the example. Rows exist where spend > 0 or the
@@ -77,9 +80,12 @@ EXAMPLE_AD_RESULTS = [
 #   spend -> no row.
 EXAMPLE_CAMPAIGN_RESULTS = [
     # workspace, date, account, campaign, name, result_event, results, value, spend, impressions, clicks, cpr, roas
-    (ACME, date(2026, 2, 20), ACME_ACCOUNT, "2000000002", "Leads Q1", None, 0, Decimal("0"), Decimal("30.00"), 2500, 40, None, Decimal("0")),
-    (ACME, date(2026, 3, 1), ACME_ACCOUNT, "2000000001", "Spring Sale", "purchase", 0, Decimal("0"), Decimal("50.00"), 4000, 80, None, Decimal("0")),
-    (ACME, date(2026, 3, 2), ACME_ACCOUNT, "2000000001", "Spring Sale", "purchase", 1, Decimal("89.5"), Decimal("45.50"), 3900, 71, Decimal("45.5"), Decimal("1.967033")),
+    (ACME, date(2026, 2, 20), ACME_ACCOUNT, "2000000002", "Leads Q1", None, 0, Decimal("0"), Decimal("30.00"), 2500,
+     40, None, Decimal("0")),
+    (ACME, date(2026, 3, 1), ACME_ACCOUNT, "2000000001", "Spring Sale", "purchase", 0, Decimal("0"), Decimal("50.00"),
+     4000, 80, None, Decimal("0")),
+    (ACME, date(2026, 3, 2), ACME_ACCOUNT, "2000000001", "Spring Sale", "purchase", 1, Decimal("89.5"),
+     Decimal("45.50"), 3900, 71, Decimal("45.5"), Decimal("1.967033")),
 ]
 
 EXAMPLE_CAMPAIGNS = [
@@ -157,8 +163,8 @@ def land_meta_account(wh, workspace_id: str, account: str, timezone: str, tree, 
             (workspace_id, account, campaign, adset, adset_name),
         )
         wh.execute(
-            "insert into raw_meta.ads (workspace_id, ad_account_id, campaign_id, adset_id, ad_id, name, status, batch_id)"
-            " values (%s, %s, %s, %s, %s, %s, 'ACTIVE', 1)",
+            "insert into raw_meta.ads (workspace_id, ad_account_id, campaign_id, adset_id, ad_id, name, status,"
+            " batch_id) values (%s, %s, %s, %s, %s, %s, 'ACTIVE', 1)",
             (workspace_id, account, campaign, adset, ad, ad_name),
         )
     for ad, campaign, adset, day, spend, impressions, clicks in insights:
@@ -193,11 +199,13 @@ BETA_EVENTS = [
 BETA_TREE = [("2000000001", "Beta Launch", "ACTIVE", "OUTCOME_SALES", "3000000001", "All", "4000000001", "Hero")]
 BETA_INSIGHTS = [("4000000001", "2000000001", "3000000001", "2026-03-03", "20.00", 1000, 10)]
 BETA_AD_RESULTS = [
-    (BETA, date(2026, 3, 3), BETA_ACCOUNT, "2000000001", "3000000001", "4000000001", "purchase", "purchase", 1, Decimal("40")),
+    (BETA, date(2026, 3, 3), BETA_ACCOUNT, "2000000001", "3000000001", "4000000001", "purchase", "purchase", 1,
+     Decimal("40")),
 ]
 # 1 purchase worth 40 for 20 spent: cost per result 20, roas 2
 BETA_CAMPAIGN_RESULTS = [
-    (BETA, date(2026, 3, 3), BETA_ACCOUNT, "2000000001", "Beta Launch", "purchase", 1, Decimal("40"), Decimal("20.00"), 1000, 10, Decimal("20"), Decimal("2")),
+    (BETA, date(2026, 3, 3), BETA_ACCOUNT, "2000000001", "Beta Launch", "purchase", 1, Decimal("40"), Decimal("20.00"),
+     1000, 10, Decimal("20"), Decimal("2")),
 ]
 
 
@@ -335,8 +343,10 @@ def test_a_building_settings_version_never_shows_until_it_is_active(wh):
     dbt.build()
     assert ad_results(wh, ACME) == EXAMPLE_AD_RESULTS
 
-    wh.execute("update control.attribution_versions set state = 'retired' where workspace_id = %s and version = 1", (ACME,))
-    wh.execute("update control.attribution_versions set state = 'active' where workspace_id = %s and version = 2", (ACME,))
+    wh.execute("update control.attribution_versions set state = 'retired' where workspace_id = %s and version = 1",
+               (ACME,))
+    wh.execute("update control.attribution_versions set state = 'active' where workspace_id = %s and version = 2",
+               (ACME,))
     dbt.build(workspace_id=ACME, full_refresh_workspace=True)
 
     # only version 2's single event remains
@@ -435,7 +445,8 @@ def test_conversions_on_ads_meta_does_not_know_are_kept_and_listed(wh):
         "select report_date, ad_account_id, campaign_id, ad_id, campaign_name, results, result_value, reason"
         " from marts.dq_unmatched_conversions where workspace_id = %s order by reason", (ACME,)
     ).fetchall() == [
-        (date(2026, 3, 2), "1000000009", "2000000099", "4000000099", "Partner Promo", 1, Decimal("25"), "ad_account_not_connected"),
+        (date(2026, 3, 2), "1000000009", "2000000099", "4000000099", "Partner Promo", 1, Decimal("25"),
+         "ad_account_not_connected"),
         (date(2026, 3, 2), ACME_ACCOUNT, "2000000001", "4000000077", "Spring Sale", 1, Decimal("5"), "ad_not_in_meta"),
         (date(2026, 3, 2), None, None, None, None, 1, Decimal("7"), "no_ad_id"),
     ]
@@ -464,7 +475,8 @@ def test_a_failing_data_test_fails_the_build_with_one_line_naming_it(wh):
 
 
 def test_contradictory_vars_are_refused_in_one_line(wh):
-    with pytest.raises(dbt.DbtBuildError, match=r"^dbt build failed: Compilation Error: var date_from \(2026-03-05\) is after date_to \(2026-03-01\)$"):
+    with pytest.raises(dbt.DbtBuildError, match=r"^dbt build failed: Compilation Error: var date_from \(2026-03-05\)"
+                                                 r" is after date_to \(2026-03-01\)$"):
         dbt.build(workspace_id=ACME, date_from=date(2026, 3, 5), date_to=date(2026, 3, 1))
 
 

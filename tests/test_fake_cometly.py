@@ -61,8 +61,8 @@ def ids(rows: list[dict]) -> list[int]:
 
 
 def touch(time_utc: str, source: str, ad: str = "", **names) -> dict:
-    return {"time_utc": time_utc, "source": source, "account_id": "1" if ad else "", "campaign_id": f"c{ad}" if ad else "",
-            "adset_id": f"s{ad}" if ad else "", "ad_id": ad, **names}
+    return {"time_utc": time_utc, "source": source, "account_id": "1" if ad else "",
+            "campaign_id": f"c{ad}" if ad else "", "adset_id": f"s{ad}" if ad else "", "ad_id": ad, **names}
 
 
 def space(events_by_contact: dict, touches_by_contact: dict | None = None, **extra) -> dict:
@@ -160,7 +160,8 @@ VALIDATION_CASES = [
                                     attribution_window=0), "attribution_model"),
     ("window 3", events_params(S, E, sources=META, attribution_model="last_touch", attribution_window=3),
      "attribution_window"),
-    ("window lifetime", events_params(S, E, sources=META, attribution_model="last_touch", attribution_window="lifetime"),
+    ("window lifetime",
+     events_params(S, E, sources=META, attribution_model="last_touch", attribution_window="lifetime"),
      "attribution_window"),
     ("touchpoint field without sources", events_params(S, E, fields=["event_name", "ad_id"]), "fields.1"),
     ("touchpoint field with sources", events_params(S, E, fields=["ad_id"], sources=META, **ATTRIBUTED), None),
@@ -204,7 +205,8 @@ def test_422_body_is_laravel_shaped(fake_api):
     assert response.status_code == 422
     assert response.json() == {
         "message": "The start date field is required. (and 1 more error)",
-        "errors": {"start_date": ["The start date field is required."], "end_date": ["The end date field is required."]},
+        "errors": {"start_date": ["The start date field is required."],
+                   "end_date": ["The end date field is required."]},
     }
 
 
@@ -265,9 +267,11 @@ def test_rows_carry_exactly_the_requested_fields(fake_api):
     # Names come from the credited touch; the google touch has none.
     named = get(api, "/events", ACME, events_params(
         *FULL_DAYS, sources=["google_ads"], attribution_model="last_touch", attribution_window=0,
-        fields=["source", "account_id", "campaign_id", "campaign_name", "ad_id", "ad_name", "event_name"])).json()["data"]
+        fields=["source", "account_id", "campaign_id", "campaign_name", "ad_id", "ad_name", "event_name"],
+    )).json()["data"]
     assert named == [{"id": 101, "event_time_utc": "2026-03-03T03:30:00Z", "source": "google_ads", "account_id": "7777",
-                      "campaign_id": "g1", "campaign_name": None, "ad_id": "g111", "ad_name": None, "event_name": "purchase"}]
+                      "campaign_id": "g1", "campaign_name": None, "ad_id": "g111", "ad_name": None,
+                      "event_name": "purchase"}]
     meta_named = get(api, "/events", ACME, events_params(
         *FULL_DAYS, sources=META, attribution_model="first_platform_touch", attribution_window=0,
         event_names=["purchase"], fields=["campaign_name", "ad_name", "adset_name"])).json()["data"]
@@ -277,7 +281,8 @@ def test_rows_carry_exactly_the_requested_fields(fake_api):
 
 def test_event_names_filter(fake_api):
     api = fake_api()
-    rows = get(api, "/events", ACME, events_params(*FULL_DAYS, event_names=["purchase", "custom_event_3"])).json()["data"]
+    rows = get(api, "/events", ACME,
+               events_params(*FULL_DAYS, event_names=["purchase", "custom_event_3"])).json()["data"]
     assert ids(rows) == [104, 103, 101]
 
 
@@ -525,7 +530,8 @@ def test_export_with_attribution_matches_the_hand_worked_rows(fake_api):
                                               "fields": ["ad_id", "amount"]}).json()["export_id"]
     for _ in range(3):
         status = poll(api, export_id)
-    rows = [json.loads(line) for line in gzip.decompress(httpx.get(status["download_url"]).content).decode().splitlines()]
+    rows = [json.loads(line)
+            for line in gzip.decompress(httpx.get(status["download_url"]).content).decode().splitlines()]
     assert rows == [
         {"id": 102, "event_time_utc": "2026-03-02T19:00:00Z", "ad_id": "4000000002", "amount": 0},
         {"id": 101, "event_time_utc": "2026-03-03T03:30:00Z", "ad_id": "4000000001", "amount": 89.5},

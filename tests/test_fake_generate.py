@@ -38,7 +38,8 @@ def test_same_seed_same_world_other_seed_other_world(tmp_path):
                                  "--events-per-day", "10", "--out", str(out)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
     assert first.read_bytes() == second.read_bytes()
-    assert json.loads(first.read_text()) == generate_world(options_from_spec("seed=5,spaces=2,days=4,events_per_day=10"))
+    assert json.loads(first.read_text()) == generate_world(
+        options_from_spec("seed=5,spaces=2,days=4,events_per_day=10"))
     assert generate_world(SMALL) != generate_world(dataclasses.replace(SMALL, seed=6))
 
 
@@ -102,9 +103,10 @@ def test_serve_a_generated_world_and_dump_it(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     spec = "seed=5,spaces=2,days=4,events_per_day=10,campaigns=3,adsets=1,ads=2,custom_events=1"
-    log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([str(CLI), "fake", "serve", "--generate", spec, "--dump", str(dump), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+    with open(tmp_path / "serve.log", "wb") as log:  # the process keeps its own copy of the handle
+        proc = subprocess.Popen(
+            [str(CLI), "fake", "serve", "--generate", spec, "--dump", str(dump), "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -123,11 +125,12 @@ def test_serve_a_generated_world_and_dump_it(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
-        log.close()
 
 
 def test_bad_generator_options_are_refused():
-    result = subprocess.run([str(CLI), "fake", "generate", "--preset", "huge", "--out", "-"], capture_output=True, text=True)
+    result = subprocess.run([str(CLI), "fake", "generate", "--preset", "huge", "--out", "-"],
+                            capture_output=True, text=True)
     assert (result.returncode, result.stderr) == (1, "cometly-elt: unknown preset 'huge': expected one of demo\n")
-    result = subprocess.run([str(CLI), "fake", "generate", "--start", "2026-13-01", "--out", "-"], capture_output=True, text=True)
+    result = subprocess.run([str(CLI), "fake", "generate", "--start", "2026-13-01", "--out", "-"],
+                            capture_output=True, text=True)
     assert result.stderr == "cometly-elt: generator option start: expected YYYY-MM-DD, got '2026-13-01'\n"

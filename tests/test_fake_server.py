@@ -41,7 +41,8 @@ def set_faults(api, *rules: dict) -> None:
 
 def test_a_scheduled_503_then_success_and_a_chosen_call_number(fake_api):
     api = fake_api()
-    set_faults(api, {"api": "cometly", "method": "GET", "path": "/events$", "times": 1, "fault": "status", "status": 503})
+    set_faults(api, {"api": "cometly", "method": "GET", "path": "/events$", "times": 1, "fault": "status",
+                     "status": 503})
     assert list_events(api).status_code == 503
     assert list_events(api).status_code == 200
 
@@ -103,7 +104,9 @@ def test_a_bad_fault_schedule_is_refused(fake_api, tmp_path):
     api = fake_api()
     response = admin(api, "PUT", "/faults", {"rules": [{"fault": "explode"}]})
     assert response.status_code == 400
-    assert response.json()["message"] == "faults: rules[0].fault: expected one of status, timeout, reset, malformed_json"
+    assert response.json()["message"] == (
+        "faults: rules[0].fault: expected one of status, timeout, reset, malformed_json"
+    )
 
     bad = tmp_path / "faults.json"
     bad.write_text(json.dumps({"rules": [{"times": 0}]}))
@@ -173,7 +176,10 @@ def test_a_bad_scenario_file_is_refused_with_its_path_and_first_error(tmp_path, 
     result = run_cli("fake", "serve", "--scenario", str(bad), "--port", "1")
     assert result.returncode == 1
     # The space's timezone comes before its contacts, so it is the first problem.
-    assert result.stderr == f"cometly-elt: scenario {bad}: cometly.spaces[0].timezone: expected an IANA timezone name such as America/New_York\n"
+    assert result.stderr == (
+        f"cometly-elt: scenario {bad}: cometly.spaces[0].timezone:"
+        " expected an IANA timezone name such as America/New_York\n"
+    )
 
     example_scenario["cometly"]["spaces"][0]["timezone"] = "America/New_York"
     bad.write_text(json.dumps(example_scenario))
@@ -182,7 +188,8 @@ def test_a_bad_scenario_file_is_refused_with_its_path_and_first_error(tmp_path, 
                              " expected YYYY-MM-DDTHH:MM:SSZ\n")
 
     bad.write_text("{not json")
-    assert run_cli("fake", "serve", "--scenario", str(bad), "--port", "1").stderr.startswith(f"cometly-elt: scenario {bad}: not JSON")
+    assert run_cli("fake", "serve", "--scenario", str(bad), "--port", "1").stderr.startswith(
+        f"cometly-elt: scenario {bad}: not JSON")
 
 
 def first_problem(scenario: dict) -> str:
@@ -205,7 +212,8 @@ def test_scenario_checks(example_scenario):
     assert changed(lambda s, m: s["contacts"][0]["touchpoints"][0].update(source="meta_ads")) == \
         "cometly.spaces[0].contacts[0].touchpoints[0].source: not a Cometly source (see cometly-api.md §6.2)"
     assert changed(lambda s, m: s["contacts"][0]["events"][0].update(event_name="custom_event_51")) == \
-        "cometly.spaces[0].contacts[0].events[0].event_name: expected a standard event name or custom_event_1..custom_event_50"
+        "cometly.spaces[0].contacts[0].events[0].event_name:" \
+        " expected a standard event name or custom_event_1..custom_event_50"
     assert changed(lambda s, m: s["api_keys"][1].update(status="expired")) == \
         "cometly.spaces[0].api_keys[1].status: expected one of active, revoked"
     assert changed(lambda s, m: s.update(custom_events={"custom_event_0": "Zero"})) == \

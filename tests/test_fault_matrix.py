@@ -37,18 +37,18 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 import requests
-from conftest import FakeApi, _with_database, cli, empty_warehouse, free_port
 
 from cometly_elt import control, credentials, warehouse
+from conftest import FakeApi, _with_database, cli, empty_warehouse, free_port
 
 pytestmark = pytest.mark.airflow
 
@@ -479,7 +479,8 @@ CASES = [
         endpoint="list_events", expect=lambda s, clean: s[:2] == [500, 503] and len(s) == clean + 2, what="500, 503")),
     Case("connection reset in the middle of page 2", "list", fault_then_sync(
         {"api": "cometly", "path": "/events$", "calls": [2], "fault": "reset"},
-        endpoint="list_events", expect=lambda s, clean: clean >= 2 and len(s) == clean + 1, what="reset of the 2nd page")),
+        endpoint="list_events", expect=lambda s, clean: clean >= 2 and len(s) == clean + 1,
+        what="reset of the 2nd page")),
     Case("malformed JSON page", "list", fault_then_sync(
         {"api": "cometly", "path": "/events$", "calls": [1], "fault": "malformed_json"},
         endpoint="list_events", expect=lambda s, clean: len(s) == clean + 1, what="1st page cut in half")),
@@ -497,7 +498,8 @@ CASES = [
     Case("Meta throttle, usage at 100 %", "list", fault_then_sync(
         {"api": "meta", "path": "/insights$", "times": 2, "fault": "status", "status": 400,
          "headers": {"x-business-use-case-usage": json.dumps(THROTTLE_USAGE)}, "body": THROTTLE_ERROR},
-        endpoint="act/insights", expect=lambda s, clean: s[:2] == [400, 400] and len(s) == clean + 2, what="2 x 80000")),
+        endpoint="act/insights", expect=lambda s, clean: s[:2] == [400, 400] and len(s) == clean + 2,
+        what="2 x 80000")),
     Case("API key revoked in the middle of a sync", "list", key_revoked_mid_sync),
     Case("worker SIGKILLed in the middle of a load, then rerun", "list", killed_mid_load),
     Case("PostgreSQL restarted during a load", "list", postgres_restarted_mid_load, private_warehouse=True),
@@ -571,7 +573,8 @@ def test_fault_ends_with_the_clean_marts(case: Case, clean_runs, matrix, warehou
                 assert marts(wh, ws) == ws.baseline, "the marts differ from the clean run's"
                 batches_accounted_for(wh)
         except BaseException as err:
-            matrix.rows.append((case.fault, case.workspace, f"FAILED: {str(err).splitlines()[0][:90] if str(err) else repr(err)}"))
+            matrix.rows.append((case.fault, case.workspace,
+                                f"FAILED: {str(err).splitlines()[0][:90] if str(err) else repr(err)}"))
             raise
         finally:
             fake.admin("DELETE", "faults")

@@ -20,12 +20,22 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from test_dbt_marts import (ACME, ACME_ACCOUNT, EXAMPLE_EVENTS, EXAMPLE_INSIGHTS, EXAMPLE_TREE, add_workspace,
-                            land_events, land_example, land_meta_account, select_events, set_result_metric)
-
 from cometly_elt import dbt, sync
 from cometly_elt.dbt import PROJECT_DIR
 from cometly_elt.meta.extract import INSIGHTS_LOOKBACK_DAYS
+from test_dbt_marts import (
+    ACME,
+    ACME_ACCOUNT,
+    EXAMPLE_EVENTS,
+    EXAMPLE_INSIGHTS,
+    EXAMPLE_TREE,
+    add_workspace,
+    land_events,
+    land_example,
+    land_meta_account,
+    select_events,
+    set_result_metric,
+)
 
 
 def synced_through(wh, workspace_id: str, moment: str) -> None:

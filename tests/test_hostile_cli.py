@@ -33,11 +33,11 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import EXAMPLE_SCENARIO, FakeApi, cli as checked_cli, empty_warehouse
 from cometly_elt import inputs
 from cometly_elt.cli.output import table
 from cometly_elt.errors import UserError
 from cometly_elt.timezones import validate_timezone
+from conftest import EXAMPLE_SCENARIO, FakeApi, cli as checked_cli, empty_warehouse
 
 cli = partial(checked_cli, check=False)
 WS = "hostile"

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from airflow_stack import airflow_components, dag_runs, metadata_connection
 from test_sync_e2e import EXPECTED_AD_RESULTS
 
@@ -262,7 +263,7 @@ def test_fleet_syncs_at_once_each_space_within_its_budget(wh, fleet, airflow_sta
     with capsys.disabled():
         print(f"\n{FLEET} workspaces (set up in {set_up_seconds:.0f} s), LocalExecutor parallelism {PARALLELISM},"
               " dbt pool 1 slot")
-        for plan, rs in runs.items():
+        for rs in runs.values():
             for r in rs:
                 took = datetime.fromisoformat(r["end_date"]) - datetime.fromisoformat(r["start_date"])
                 print(f"{r['dag_id']} {r['dag_run_id']}: {r['state']} in {took.total_seconds():.0f} s")

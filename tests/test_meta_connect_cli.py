@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from airflow_stack import metadata_connection as airflow_db
-from conftest import cli as checked_cli, free_port
 
+from airflow_stack import metadata_connection as airflow_db
 from cometly_elt import credentials
 from cometly_elt.control.meta_accounts import TimezoneMismatch, timezone_mismatches
+from conftest import cli as checked_cli, free_port
 
 TREE = Path(__file__).parent / "data" / "meta_tree.json"
 WS = "h2acme"

@@ -188,7 +188,7 @@ def test_paging_with_a_page_size_of_1_gives_the_same_tables(fake_api, account, w
 
 def test_rerunning_a_range_leaves_identical_tables(fake_api, account, wh):
     hook = account(fake_api(), "1000000001", "EAAB_acme_valid")
-    kwargs = dict(workspace_id=WS, ad_account_id="1000000001", since=date(2026, 2, 15), until=date(2026, 3, 15))
+    kwargs = {"workspace_id": WS, "ad_account_id": "1000000001", "since": date(2026, 2, 15), "until": date(2026, 3, 15)}
     extract_account(wh, hook, **kwargs)
     first = all_raw_meta(wh)
     extract_account(wh, hook, **kwargs)
@@ -223,7 +223,7 @@ def test_deleted_objects_the_edges_do_not_list_are_read_by_id(fake_api, account,
 
 
 def test_a_rerun_replaces_what_meta_restated_renamed_or_removed(fake_api, account, wh):
-    kwargs = dict(workspace_id=WS, ad_account_id="5000000001", since=date(2026, 10, 1), until=date(2026, 10, 3))
+    kwargs = {"workspace_id": WS, "ad_account_id": "5000000001", "since": date(2026, 10, 1), "until": date(2026, 10, 3)}
     extract_account(wh, account(fake_api(TREE), "5000000001", "EAAB_tree_valid"), **kwargs)
 
     restated = json.loads(TREE.read_text())

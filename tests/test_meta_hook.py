@@ -129,7 +129,7 @@ def test_invalidated_token_fails_at_once(fake_api, stored_hook):
     with pytest.raises(MetaTokenError) as raised:
         stored_hook(api, "EAAB_tree_invalidated").get(f"{TREE_ACCOUNT}/campaigns")
     assert str(raised.value) == (
-        f"the Meta access token was invalidated (password change or security reset) (error 190/460): "
+        "the Meta access token was invalidated (password change or security reset) (error 190/460): "
         + NEW_TOKEN_HOW.replace("act_1000000001", TREE_ACCOUNT))
     assert len(meta_calls(api)) == 1
 

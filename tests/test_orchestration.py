@@ -14,6 +14,7 @@ import subprocess
 from datetime import datetime, timezone
 
 import pytest
+
 from conftest import cli, set_up_workspace
 
 # Tier (tests/conftest.py): `airflow dags test` runs the plan DAGs.

@@ -16,9 +16,9 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
 from cometly_elt import dbt, sync, warehouse
+from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
 WS = "acme"
 SPRING = "2000000001"

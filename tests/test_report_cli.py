@@ -11,6 +11,7 @@ Ordered by spend: Spring Sale first.
 from __future__ import annotations
 
 import pytest
+
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
 # Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.

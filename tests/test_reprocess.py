@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
 # Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.
@@ -66,7 +67,8 @@ def test_model_change_is_built_beside_and_swapped_in_only_when_complete(wh, fast
     cli("sync", WS)
     assert marts(wh) == LAST_TOUCH
     after = status()
-    assert (after["attribution"]["version"], after["attribution"]["model"], after["building"]) == (2, "last_touch", None)
+    assert (after["attribution"]["version"], after["attribution"]["model"], after["building"]) == (
+        2, "last_touch", None)
     assert "reprocess" not in after["progress"]
     assert wh.execute("select distinct settings_version from raw_cometly.events where workspace_id = %s",
                       (WS,)).fetchall() == [(2,)]
@@ -89,5 +91,6 @@ def test_timezone_change_rebuilds_report_dates_without_reextracting_history(wh, 
     # York (05:00Z), which the history did not hold yet. Not March.
     windows = wh.execute("select window_start_utc, window_end_utc from raw_cometly.load_batches where batch_id > %s"
                          " order by 1", (batches_before,)).fetchall()
-    assert windows[0] == (datetime(2026, 2, 14, 18, 30, tzinfo=timezone.utc), datetime(2026, 2, 15, 5, tzinfo=timezone.utc))
+    assert windows[0] == (datetime(2026, 2, 14, 18, 30, tzinfo=timezone.utc),
+                          datetime(2026, 2, 15, 5, tzinfo=timezone.utc))
     assert all(start > datetime.now(timezone.utc) - timedelta(days=4) for start, _ in windows[1:])

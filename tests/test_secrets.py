@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import cli
 
 # Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.

@@ -24,18 +24,21 @@ cli = partial(checked_cli, check=False)
 
 def _set_up_everything(wh) -> None:
     ok("workspace", "add", "h3-acme", "--name", "Acme; \"North\"", "--plan", "ultra", "--history-start", "2025-06-01")
-    ok("cometly", "configure", "h3-acme", "--model", "first_touch", "--window", "lifetime", "--timezone", "America/New_York")
-    ok("cometly", "configure", "h3-acme", "--model", "last_touch", "--window", "7", "--timezone", "America/New_York", "--yes")
+    ok("cometly", "configure", "h3-acme", "--model", "first_touch", "--window", "lifetime",
+       "--timezone", "America/New_York")
+    ok("cometly", "configure", "h3-acme", "--model", "last_touch", "--window", "7", "--timezone", "America/New_York",
+       "--yes")
     # what `cometly connect`, `cometly events` and `meta connect` leave behind
     wh.execute("insert into control.cometly_connections (workspace_id, conn_id, base_url)"
                " values ('h3-acme', 'cometly_h3-acme', 'https://app.cometly.com/public-api/v1')")
-    wh.execute("insert into control.event_catalog (workspace_id, event_name, label) values ('h3-acme', 'custom_event_3', %s)",
-               (LABEL,))
+    wh.execute("insert into control.event_catalog (workspace_id, event_name, label)"
+               " values ('h3-acme', 'custom_event_3', %s)", (LABEL,))
     wh.execute("insert into control.meta_ad_accounts (workspace_id, ad_account_id, conn_id, base_url, name, currency,"
                " timezone_name) values ('h3-acme', '1000000001', 'meta_h3-acme_1000000001', 'https://graph.facebook.com',"
                " 'Acme Ads', 'USD', 'America/New_York')")
-    wh.execute("insert into control.sync_state (workspace_id, last_synced_at, synced_through, last_error, last_error_at)"
-               " values ('h3-acme', '2026-03-05T12:00:00Z', '2025-06-10T04:00:00Z', %s, '2026-03-05T13:00:00Z')",
+    wh.execute("insert into control.sync_state (workspace_id, last_synced_at, synced_through, last_error,"
+               " last_error_at) values ('h3-acme', '2026-03-05T12:00:00Z', '2025-06-10T04:00:00Z', %s,"
+               " '2026-03-05T13:00:00Z')",
                (ERROR,))
     # what loading leaves in the ledger: purchases of 2025-06-01..04 (New York days, UTC-4), and half of 06-05
     wh.execute("insert into control.event_coverage (workspace_id, settings_version, event_name, covered) values"

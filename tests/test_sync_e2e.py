@@ -28,6 +28,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
 # Tier (tests/conftest.py): `cometly-elt sync` and `results set` run their DAGs in-process.
@@ -86,8 +87,10 @@ def test_sync_now_then_result_metric_gives_the_hand_worked_marts(acme, wh):
     # No result metric yet: rows for spend only, results 0, cost per result null, ROAS 0.
     assert campaign_results(wh) == [
         ("2026-02-20", "2000000002", "Leads Q1", None, 0, Decimal("0"), Decimal("30.00"), 2500, 40, None, Decimal("0")),
-        ("2026-03-01", "2000000001", "Spring Sale", None, 0, Decimal("0"), Decimal("50.00"), 4000, 80, None, Decimal("0")),
-        ("2026-03-02", "2000000001", "Spring Sale", None, 0, Decimal("0"), Decimal("45.50"), 3900, 71, None, Decimal("0")),
+        ("2026-03-01", "2000000001", "Spring Sale", None, 0, Decimal("0"), Decimal("50.00"), 4000, 80, None,
+         Decimal("0")),
+        ("2026-03-02", "2000000001", "Spring Sale", None, 0, Decimal("0"), Decimal("45.50"), 3900, 71, None,
+         Decimal("0")),
     ]
     status = cli("status", WS, "--json")
     assert '"last_synced_at": null' not in status.stdout

@@ -24,8 +24,9 @@ from importlib import resources
 
 import psycopg
 import pytest
-from conftest import EXAMPLE_SCENARIO, FakeApi, cli, empty_warehouse, set_up_workspace
 from psycopg import sql
+
+from conftest import EXAMPLE_SCENARIO, FakeApi, cli, empty_warehouse, set_up_workspace
 from test_sync_e2e import EXPECTED_AD_RESULTS
 
 # Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.

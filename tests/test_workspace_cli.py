@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import partial
 
 import pytest
+
 from airflow_stack import metadata_connection as airflow_db
 from conftest import cli as checked_cli
 
@@ -64,7 +65,8 @@ def test_rerunning_add_changes_nothing_and_other_settings_are_refused(wh):
     assert cli(*args).returncode == 0
 
     again = cli(*args)
-    assert (again.returncode, again.stdout) == (0, "Workspace 'h3-acme' already exists with these settings: nothing changed.\n")
+    assert (again.returncode, again.stdout) == (
+        0, "Workspace 'h3-acme' already exists with these settings: nothing changed.\n")
 
     other = cli("workspace", "add", "h3-acme", "--name", "Acme", "--plan", "hobby", "--history-start", "2026-01-01")
     assert other.returncode == 1
@@ -89,7 +91,8 @@ def test_rerunning_add_changes_nothing_and_other_settings_are_refused(wh):
         (["h3-acme", "--name", "Acme", "--plan", "pro", "--history-start", "2999-01-01"],
          "history start 2999-01-01 is in the future: give a past date"),
         (["acme corp", "--name", "Acme", "--plan", "pro"],
-         "workspace ID 'acme corp' is not allowed: use up to 63 letters, digits, '-' or '_', starting with a letter or digit"),
+         "workspace ID 'acme corp' is not allowed: use up to 63 letters, digits, '-' or '_',"
+         " starting with a letter or digit"),
         (["h3-acme", "--name", "  ", "--plan", "pro"], "workspace name is empty: give one with --name"),
     ],
 )
@@ -113,7 +116,8 @@ def test_pause_and_resume_switch_the_subscription(wh):
     )
 
     resumed = cli("workspace", "resume", "h3-acme")
-    assert (resumed.returncode, resumed.stdout) == (0, "Workspace 'h3-acme' active: syncs run every 6 h (hobby plan).\n")
+    assert (resumed.returncode, resumed.stdout) == (
+        0, "Workspace 'h3-acme' active: syncs run every 6 h (hobby plan).\n")
     assert wh.execute("select subscription_status from control.workspaces").fetchone() == ("active",)
 
 
@@ -121,7 +125,8 @@ def test_pause_and_resume_switch_the_subscription(wh):
 def test_unknown_workspace_is_named(wh, action):
     result = cli("workspace", action[0], "h3-nope", *action[1:])
 
-    assert (result.returncode, result.stderr) == (1, "cometly-elt: no workspace 'h3-nope': see 'cometly-elt workspace list'\n")
+    assert (result.returncode, result.stderr) == (
+        1, "cometly-elt: no workspace 'h3-nope': see 'cometly-elt workspace list'\n")
 
 
 def test_list_without_workspaces_says_how_to_add_one(wh):
@@ -164,29 +169,35 @@ def _fill_workspace(wh, workspace_id: str) -> None:
         ("insert into control.cometly_connections values (%s, %s, 'http://x')", (w, f"cometly_{w}")),
         ("insert into control.attribution_versions (workspace_id, version, model, window_days, state)"
          " values (%s, 1, 'first_touch', 0, 'active')", (w,)),
-        ("insert into control.event_catalog (workspace_id, event_name, label) values (%s, 'custom_event_3', 'Demo')", (w,)),
+        ("insert into control.event_catalog (workspace_id, event_name, label)"
+         " values (%s, 'custom_event_3', 'Demo')", (w,)),
         ("insert into control.selected_events (workspace_id, event_name) values (%s, 'purchase')", (w,)),
         ("insert into control.meta_ad_accounts (workspace_id, ad_account_id, conn_id, base_url)"
          " values (%s, '111', %s, 'http://x'), (%s, '222', %s, 'http://x')", (w, f"meta_{w}_111", w, f"meta_{w}_222")),
-        ("insert into control.result_metrics (workspace_id, campaign_id, event_name) values (%s, 'c1', 'purchase')", (w,)),
+        ("insert into control.result_metrics (workspace_id, campaign_id, event_name)"
+         " values (%s, 'c1', 'purchase')", (w,)),
         ("insert into control.sync_state (workspace_id, last_error) values (%s, 'boom')", (w,)),
-        ("insert into raw_cometly.events (workspace_id, settings_version, event_id, event_name, event_time_utc, batch_id)"
-         " values (%s, 1, '101', 'purchase', '2026-03-03T03:30:00Z', 1)", (w,)),
+        ("insert into raw_cometly.events (workspace_id, settings_version, event_id, event_name, event_time_utc,"
+         " batch_id) values (%s, 1, '101', 'purchase', '2026-03-03T03:30:00Z', 1)", (w,)),
         ("insert into raw_cometly.load_batches (workspace_id, settings_version, method, window_start_utc,"
          " window_end_utc, event_names, received, loaded, rejected, api_calls, duration_ms)"
          " values (%s, 1, 'list', '2026-03-01Z', '2026-03-02Z', '{purchase}', 2, 1, 1, 1, 5)", (w,)),
-        ("insert into raw_cometly.rejected_rows (batch_id, workspace_id, reason, payload) values (1, %s, 'no id', '{}')", (w,)),
-        ("insert into raw_meta.ad_accounts (workspace_id, ad_account_id, timezone_name, batch_id) values (%s, '111', 'UTC', 1)", (w,)),
-        ("insert into raw_meta.campaigns (workspace_id, ad_account_id, campaign_id, batch_id) values (%s, '111', 'c1', 1)", (w,)),
+        ("insert into raw_cometly.rejected_rows (batch_id, workspace_id, reason, payload)"
+         " values (1, %s, 'no id', '{}')", (w,)),
+        ("insert into raw_meta.ad_accounts (workspace_id, ad_account_id, timezone_name, batch_id)"
+         " values (%s, '111', 'UTC', 1)", (w,)),
+        ("insert into raw_meta.campaigns (workspace_id, ad_account_id, campaign_id, batch_id)"
+         " values (%s, '111', 'c1', 1)", (w,)),
         ("insert into raw_meta.adsets (workspace_id, ad_account_id, campaign_id, adset_id, batch_id)"
          " values (%s, '111', 'c1', 's1', 1)", (w,)),
         ("insert into raw_meta.ads (workspace_id, ad_account_id, campaign_id, adset_id, ad_id, batch_id)"
          " values (%s, '111', 'c1', 's1', 'a1', 1)", (w,)),
-        ("insert into raw_meta.ad_insights_daily (workspace_id, ad_account_id, ad_id, date_start, account_timezone, batch_id)"
-         " values (%s, '111', 'a1', '2026-03-01', 'UTC', 1)", (w,)),
+        ("insert into raw_meta.ad_insights_daily (workspace_id, ad_account_id, ad_id, date_start, account_timezone,"
+         " batch_id) values (%s, '111', 'a1', '2026-03-01', 'UTC', 1)", (w,)),
         ("insert into raw_meta.load_batches (workspace_id, ad_account_id, entity, method, received, loaded, rejected,"
          " api_calls, duration_ms) values (%s, '111', 'ads', 'sync', 1, 1, 0, 1, 5)", (w,)),
-        ("insert into raw_meta.rejected_rows (batch_id, workspace_id, reason, payload) values (1, %s, 'bad', '{}')", (w,)),
+        ("insert into raw_meta.rejected_rows (batch_id, workspace_id, reason, payload)"
+         " values (1, %s, 'bad', '{}')", (w,)),
         ("insert into staging.stg_events (workspace_id) values (%s)", (w,)),
         ("insert into intermediate.int_results (workspace_id) values (%s)", (w,)),
         ("insert into marts.fct_ad_results_daily (workspace_id, results) values (%s, 3)", (w,)),
@@ -206,7 +217,8 @@ def _rows_per_table(wh, workspace_id: str) -> dict[str, int]:
         " and c.table_schema in ('control', 'raw_cometly', 'raw_meta', 'staging', 'intermediate', 'marts')"
     ).fetchall()
     return {
-        f"{s}.{t}": wh.execute(f'select count(*) from "{s}"."{t}" where workspace_id = %s', (workspace_id,)).fetchone()[0]
+        f"{s}.{t}": wh.execute(f'select count(*) from "{s}"."{t}" where workspace_id = %s',
+                               (workspace_id,)).fetchone()[0]
         for s, t in tables
     }
 
@@ -228,7 +240,8 @@ def test_remove_deletes_every_row_and_credential_of_the_workspace_only(wh):
     _fill_workspace(wh, "h3-gone")
     _fill_workspace(wh, "h3-kept")
     assert _stored_connections(["h3-gone", "h3-kept"]) == [
-        "cometly_h3-gone", "cometly_h3-kept", "meta_h3-gone_111", "meta_h3-gone_222", "meta_h3-kept_111", "meta_h3-kept_222",
+        "cometly_h3-gone", "cometly_h3-kept", "meta_h3-gone_111", "meta_h3-gone_222", "meta_h3-kept_111",
+        "meta_h3-kept_222",
     ]
     kept_before = _rows_per_table(wh, "h3-kept")
 
@@ -244,7 +257,8 @@ def test_remove_deletes_every_row_and_credential_of_the_workspace_only(wh):
     assert _stored_connections(["h3-gone", "h3-kept"]) == ["cometly_h3-kept", "meta_h3-kept_111", "meta_h3-kept_222"]
 
     again = cli("workspace", "remove", "h3-gone", "--yes")
-    assert (again.returncode, again.stderr) == (1, "cometly-elt: no workspace 'h3-gone': see 'cometly-elt workspace list'\n")
+    assert (again.returncode, again.stderr) == (
+        1, "cometly-elt: no workspace 'h3-gone': see 'cometly-elt workspace list'\n")
     remove_kept = cli("workspace", "remove", "h3-kept", "--yes")
     assert remove_kept.returncode == 0, remove_kept.stderr
     assert _stored_connections(["h3-kept"]) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from airflow_stack import airflow_components, wait_for_dag_parsed
 from conftest import EXAMPLE_SCENARIO, ROOT, cli
 from test_airflow_ui import chromium, page  # noqa: F401

@@ -15,6 +15,7 @@ from html import unescape
 
 import pytest
 import requests
+
 from airflow_stack import _auth_headers, airflow_components, dag_runs, wait_for_dag_parsed
 from conftest import cli, cli_ok, set_up_workspace
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from cometly_elt.cometly.connect import DEFAULT_BASE_URL as DEFAULT_COMETLY_URL
-from cometly_elt.cometly.connect import Connected, connect_key
+from cometly_elt.cometly.connect import DEFAULT_BASE_URL as DEFAULT_COMETLY_URL, Connected, connect_key
 from cometly_elt.errors import UserError
 
 if TYPE_CHECKING:

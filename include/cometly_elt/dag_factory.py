@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
-from airflow.sdk import DAG, Asset, Param, get_current_context, task
-from airflow.sdk import CronDataIntervalTimetable
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, get_current_context, task
 
 from cometly_elt.control import PLAN_SYNC_HOURS
 

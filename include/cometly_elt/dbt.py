@@ -24,11 +24,11 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -107,7 +107,8 @@ def build_args(
 def _check_dates(date_from: date | None, date_to: date | None) -> None:
     if date_from and date_to and date_from > date_to:
         # Refused before dbt starts; the macro gives the same answer to a command-line --vars.
-        raise DbtBuildError(f"dbt build failed: Compilation Error: var date_from ({date_from}) is after date_to ({date_to})")
+        raise DbtBuildError(f"dbt build failed: Compilation Error: var date_from ({date_from})"
+                            f" is after date_to ({date_to})")
 
 
 def _build_command(build_vars: dict, select: str | None) -> list[str]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -105,7 +106,8 @@ def load_batch(
             sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in all_columns if c not in key
         )
         loaded = conn.execute(
-            sql.SQL("insert into {t} ({cols}) select {cols} from {s} on conflict ({key}) do update set {updates}").format(
+            sql.SQL("insert into {t} ({cols}) select {cols} from {s}"
+                    " on conflict ({key}) do update set {updates}").format(
                 t=target,
                 cols=column_list,
                 s=staged,

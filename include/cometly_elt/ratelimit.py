@@ -22,7 +22,7 @@ runs faster.
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import psycopg
 from psycopg.conninfo import make_conninfo

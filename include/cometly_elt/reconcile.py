@@ -28,8 +28,8 @@ import psycopg
 from cometly_elt import control
 from cometly_elt.cometly import catalog
 from cometly_elt.cometly.windows import request_bounds
-from cometly_elt.errors import UserError
 from cometly_elt.control.coverage import local_midnight_utc
+from cometly_elt.errors import UserError
 
 # Without --from: four weeks, the longest any sync re-reads (Meta's restated delivery).
 DEFAULT_DAYS = 28

@@ -13,16 +13,15 @@ given, and Last Synced moves only after the marts were built.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from cometly_elt import control, warehouse
 from cometly_elt.control import coverage
-from cometly_elt.control.coverage import LOOKBACK as COMETLY_LOOKBACK
-from cometly_elt.control.coverage import local_midnight_utc
+from cometly_elt.control.coverage import LOOKBACK as COMETLY_LOOKBACK, local_midnight_utc
 from cometly_elt.errors import UserError
 from cometly_elt.meta.extract import INSIGHTS_LOOKBACK_DAYS
 
@@ -40,7 +39,7 @@ class SyncPlan:
     full_history: bool
 
     @classmethod
-    def from_xcom(cls, value: dict) -> "SyncPlan":
+    def from_xcom(cls, value: dict) -> SyncPlan:
         """The plan out of a step's XCom, which also carries the earlier steps' results."""
         return cls(**{name: value[name] for name in cls.__dataclass_fields__})
 

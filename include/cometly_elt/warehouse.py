@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Iterator
 
 import psycopg
 
@@ -30,7 +30,8 @@ def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
         conn = psycopg.connect(url, **kwargs)
     except psycopg.OperationalError as exc:
         host = psycopg.conninfo.conninfo_to_dict(url).get("host", "?")
-        raise UserError(f"cannot reach the warehouse at {host}: is PostgreSQL running? ('make setup' starts it)") from exc
+        raise UserError(f"cannot reach the warehouse at {host}: is PostgreSQL running?"
+                        " ('make setup' starts it)") from exc
     with conn:
         yield conn
 

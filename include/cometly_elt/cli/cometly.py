@@ -130,7 +130,8 @@ def _choose(args: argparse.Namespace) -> int:
     """select / unselect: both report what changed and what is synced now."""
     choice = actions.choose_events(args.workspace_id, args.events, select=args.cometly_command == "select")
     say(actions.describe_event_choice(args.workspace_id, choice))
-    unseen = [n for n in choice.changed if choice.selecting and n.startswith("custom_event_") and n not in choice.catalog]
+    unseen = [n for n in choice.changed
+              if choice.selecting and n.startswith("custom_event_") and n not in choice.catalog]
     if unseen:
         print(f"note: Cometly has not shown {', '.join(unseen)} in this Space yet"
               f" ('cometly-elt cometly events {args.workspace_id}' lists what it has): it syncs once Cometly records"

@@ -34,7 +34,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     generate = sub.add_parser("generate", help="write a generated world as a scenario file (seeded, deterministic)")
     generate.add_argument("--preset", metavar="NAME", help="start from a preset: demo")
     for option, (kind, text) in _generator_flags().items():
-        generate.add_argument(f"--{option.replace('_', '-')}", dest=option, type=kind, metavar="N" if kind is int else "VALUE", help=text)
+        generate.add_argument(f"--{option.replace('_', '-')}", dest=option, type=kind,
+                              metavar="N" if kind is int else "VALUE", help=text)
     generate.add_argument("--out", required=True, metavar="PATH", help="where to write the scenario ('-' for stdout)")
     generate.set_defaults(func=_generate)
 
@@ -83,7 +84,8 @@ def _generate(args: argparse.Namespace) -> int:
     if args.out != "-":
         from cometly_elt.cli.output import say, table
 
-        rows = [[c["space_id"], c["timezone"], c["api_key"], c["ad_account"], c["access_token"]] for c in connections(world)]
+        rows = [[c["space_id"], c["timezone"], c["api_key"], c["ad_account"], c["access_token"]]
+                for c in connections(world)]
         say(table(["space", "timezone", "cometly api key", "meta ad account", "meta access token"], rows))
     return 0
 

@@ -14,9 +14,10 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from cometly_elt.inputs import terminal_text
 

@@ -14,9 +14,10 @@ import gzip
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from cometly_elt.cometly.rows import Batch
 from cometly_elt.cometly.windows import Piece, local_day_span

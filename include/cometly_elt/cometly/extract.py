@@ -30,20 +30,21 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from cometly_elt.control import coverage
 from cometly_elt.cometly import catalog
 from cometly_elt.cometly.export_jobs import FIRST_POLL_MINUTES, ExportRunner
 from cometly_elt.cometly.rows import COLUMNS, KEY, Batch
 from cometly_elt.cometly.windows import SECOND, Piece, day_pieces, request_bounds
+from cometly_elt.control import coverage
 from cometly_elt.control.coverage import FetchJob
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook, EventPage

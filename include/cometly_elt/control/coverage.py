@@ -14,9 +14,9 @@ re-read whatever the ledger says, and whether provisional ranges count as missin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -116,7 +116,8 @@ def _jobs(rows: list[tuple[str, datetime, datetime]]) -> list[FetchJob]:
             stretches[-1] = (needing, stretches[-1][1], hi)
         else:
             stretches.append((needing, lo, hi))
-    return [FetchJob(tuple(group), lo, hi) for needing, lo, hi in stretches for group in request_groups(sorted(needing))]
+    return [FetchJob(tuple(group), lo, hi)
+            for needing, lo, hi in stretches for group in request_groups(sorted(needing))]
 
 
 def day_progress(conn: psycopg.Connection, workspace_id: str, version: int, events: Iterable[str],

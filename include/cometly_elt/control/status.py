@@ -16,7 +16,8 @@ from cometly_elt.vocabulary import PLAN_SYNC_HOURS, window_label
 def _days_loaded(conn: psycopg.Connection, settings: dict, version: int, until: datetime) -> dict:
     """{loaded_days, total_days} of a version's history for all selected events together."""
     workspace = settings["workspace"]
-    days = day_progress(conn, workspace["workspace_id"], version, [e["event_name"] for e in settings["selected_events"]],
+    days = day_progress(conn, workspace["workspace_id"], version,
+                        [e["event_name"] for e in settings["selected_events"]],
                         workspace["history_start"], workspace["timezone"], until).values()
     return {"done_days": min(d for d, _ in days), "total_days": max(t for _, t in days)}
 

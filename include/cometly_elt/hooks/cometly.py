@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -259,7 +260,8 @@ class CometlyHook(HttpHook):
         if status < 400:
             return response.content
         if status == 429:
-            raise _RateLimited(retry_after_seconds(response.headers, default=self.budget.minute if self.budget else API_MINUTE))
+            raise _RateLimited(retry_after_seconds(response.headers,
+                                                   default=self.budget.minute if self.budget else API_MINUTE))
         if status >= 500:
             raise _Transient(f"HTTP {status}")
         if endpoint is None and status == 403:

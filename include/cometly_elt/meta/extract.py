@@ -22,10 +22,11 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
@@ -248,7 +249,7 @@ class AccountExtraction:
             started, calls = time.monotonic(), self.hook.api_calls
             items = self.fetch_insights(start, end, method)
 
-            def row(item: dict) -> tuple:
+            def row(item: dict, start: date = start, end: date = end) -> tuple:
                 day = _day(item, "date_start")
                 if _day(item, "date_stop") != day:
                     raise Malformed(f"date_start {item['date_start']} and date_stop {item['date_stop']} differ")

@@ -21,8 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from cometly_elt import actions
 from cometly_elt.errors import UserError
 from cometly_elt.webui import airflow_state
-from cometly_elt.webui.security import (CSRF_FIELD, CSRF_HEADER, Viewer, csrf_token, require_edit, require_read,
-                                        signer)
+from cometly_elt.webui.security import CSRF_FIELD, CSRF_HEADER, Viewer, csrf_token, require_edit, require_read, signer
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                          autoescape=select_autoescape(default=True, default_for_string=True))
@@ -57,8 +56,9 @@ def _wants_json(request: Request) -> bool:
 
 def _campaigns(workspace_id: str) -> list[dict]:
     """The workspace's Meta campaigns (as last synced) and each one's result event."""
-    from cometly_elt import warehouse
     from psycopg.rows import dict_row
+
+    from cometly_elt import warehouse
 
     with warehouse.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
