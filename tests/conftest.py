@@ -338,6 +338,15 @@ def cli_ok(*args: str) -> str:
     return cli(*args).stdout
 
 
+def tune_connection(conn_id: str, extra: dict) -> None:
+    """Add `extra` to a stored Airflow connection, as an operator would (e.g. Cometly's {"fetch": "export"})."""
+    from cometly_elt import credentials
+
+    stored = credentials.get(conn_id)
+    credentials.store(conn_id, conn_type=stored.conn_type, host=stored.host, password=stored.password,
+                      extra={**stored.extra_dejson, **extra}, description=stored.description)
+
+
 def set_up_workspace(api: FakeApi, workspace_id: str, *, plan: str = "pro", api_key: str = "ck_acme_live",
                      events: tuple[str, ...] = ("purchase", "lead_generated", "custom_event_3"),
                      history_start: str = "2026-02-15", model: str = "first_touch") -> None:

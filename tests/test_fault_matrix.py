@@ -47,8 +47,8 @@ import psycopg
 import pytest
 import requests
 
-from cometly_elt import control, credentials, warehouse
-from conftest import FakeApi, _with_database, cli, empty_warehouse, free_port
+from cometly_elt import control, warehouse
+from conftest import FakeApi, _with_database, cli, empty_warehouse, free_port, tune_connection
 
 pytestmark = pytest.mark.airflow
 
@@ -166,11 +166,6 @@ def set_up(fake: Fake, ws: Workspace) -> None:
     if ws.fetch != "auto":
         tune_connection(control.cometly_conn_id(ws.id), {"fetch": ws.fetch})
 
-
-def tune_connection(conn_id: str, extra: dict) -> None:
-    stored = credentials.get(conn_id)
-    credentials.store(conn_id, conn_type=stored.conn_type, host=stored.host, password=stored.password,
-                      extra={**stored.extra_dejson, **extra}, description=stored.description)
 
 
 def forget_syncs(conn) -> None:

@@ -4,7 +4,8 @@ Fifty workspaces, spread over the three plans, each on its own Cometly Space and
 Meta ad account: example.json copied fifty times, its Meta ids suffixed with the
 workspace's number (`2000000001` -> `200000000107` for ws07) and its dates moved
 to the last few weeks, so that a first sync (whole history: one export job per
-local day, > 7 days) is short. Real api-server, scheduler and dag-processor; the
+local day, as each workspace's Cometly connection asks with `{"fetch": "export"}`; a
+list page would hold it all) is short. Real api-server, scheduler and dag-processor; the
 scheduler starts each plan DAG's latest run by itself (catchup is off), so all
 fifty sync in the same three runs. The fake keeps its rate limits on: a call
 beyond a Space's budget would come back 429.
@@ -37,6 +38,8 @@ import pytest
 import requests
 
 from airflow_stack import airflow_components, dag_runs, metadata_connection
+from cometly_elt import control
+from conftest import tune_connection
 from test_sync_e2e import EXPECTED_AD_RESULTS
 
 # Fifty workspaces on a loaded 2-core machine take longer than the suite's default of 900 s allows.
@@ -129,6 +132,8 @@ def set_up(api, n: int, history_start: date) -> None:
     command("workspace", "add", ws, "--name", f"Load {n:02d}", "--plan", PLANS[n % len(PLANS)],
             "--history-start", history_start.isoformat())
     command("cometly", "connect", ws, "--api-key", f"ck_{ws}", "--base-url", api.cometly_url)
+    # One list page would hold a Space's whole history: exports, as its connection asks, make the budget pace.
+    tune_connection(control.cometly_conn_id(ws), {"fetch": "export"})
     command("cometly", "configure", ws, "--model", "first_touch", "--window", "lifetime",
             "--timezone", "America/New_York", "--yes")
     command("cometly", "select", ws, "purchase", "lead_generated", "custom_event_3")
