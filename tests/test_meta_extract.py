@@ -302,6 +302,24 @@ def test_a_long_range_uses_async_report_runs_and_restarts_a_failed_one(fake_api,
     ]
 
 
+def test_a_long_history_has_its_report_runs_in_flight_together(fake_api, account, wh):
+    api = fake_api()
+    hook = account(api, "1000000001", "EAAB_acme_valid")
+    extract_account(wh, hook, workspace_id=WS, ad_account_id="1000000001",
+                    since=date(2026, 1, 1), until=date(2026, 9, 27))
+    assert rows(wh, "select campaign_id, adset_id, ad_id, date_start, spend, impressions, clicks, account_timezone"
+                    " from raw_meta.ad_insights_daily order by date_start") == EXAMPLE_INSIGHTS
+    # Three 90-day runs, all started before the first poll: the history waits as long as one run.
+    # Each completes on its fourth poll, then one page of results.
+    insights = [(c["method"], c["endpoint"]) for c in meta_calls(api) if c["endpoint"] != "act"][:18]
+    assert insights == [("POST", "act/insights")] * 3 + [("GET", "{id}")] * 12 + [("GET", "{id}/insights")] * 3
+    assert [b for b in batches(wh) if b[0] == "ad_insights_daily"] == [
+        ("ad_insights_daily", date(2026, 1, 1), date(2026, 3, 31), "async", 3, 3, 0, 6),
+        ("ad_insights_daily", date(2026, 4, 1), date(2026, 6, 29), "async", 0, 0, 0, 6),
+        ("ad_insights_daily", date(2026, 6, 30), date(2026, 9, 27), "async", 0, 0, 0, 6),
+    ]
+
+
 def test_too_much_data_splits_the_date_range(fake_api, account, wh):
     api = fake_api()
     meta_settings(api, max_rows_per_sync_call=1)

@@ -10,8 +10,8 @@
 - Insights (spend, impressions, clicks per ad and local day) replace the
   date range asked for. Meta keeps 37 months: older dates are never asked
   for. Ranges up to SYNC_MAX_DAYS are read directly; longer ones through async
-  report runs of at most REPORT_RUN_DAYS. "Reduce the amount of data" and a
-  report run that fails twice split the range in halves.
+  report runs of at most REPORT_RUN_DAYS, all in flight together. "Reduce the
+  amount of data" and a report run that fails twice split the range in halves.
 
 Rows that cannot be loaded as they came go to raw_meta.rejected_rows with why;
 every load is a raw_meta.load_batches row (received = loaded + rejected).
@@ -33,7 +33,7 @@ import psycopg
 
 from cometly_elt import control
 from cometly_elt.errors import UserError
-from cometly_elt.hooks.meta import MetaAdsHook, MetaApiError, MetaReduceData, MetaReportFailed
+from cometly_elt.hooks.meta import MetaAdsHook, MetaApiError, MetaReduceData, MetaReportFailed, ReportRun
 from cometly_elt.load import Rejected, load_batch
 from cometly_elt.meta.accounts import ACCOUNT_FIELDS
 
@@ -130,6 +130,14 @@ def date_slices(since: date, until: date) -> list[tuple[date, date, str]]:
         slices.append((start, end, "async"))
         start = end + timedelta(days=1)
     return slices
+
+
+def insights_params(since: date, until: date) -> dict:
+    return {
+        "level": "ad", "fields": INSIGHT_FIELDS, "time_increment": 1,
+        "time_range": {"since": since.isoformat(), "until": until.isoformat()},
+        "filtering": [{"field": "ad.effective_status", "operator": "IN", "value": AD_STATUSES}],
+    }
 
 
 # ---------------------------------------------------------------- parsing API rows
@@ -245,9 +253,15 @@ class AccountExtraction:
 
     def insights(self, since: date, until: date, timezone_name: str) -> int:
         loaded = 0
-        for start, end, method in date_slices(since, until):
-            started, calls = time.monotonic(), self.hook.api_calls
-            items = self.fetch_insights(start, end, method)
+        slices = date_slices(since, until)
+        runs_started = time.monotonic()
+        runs = iter(self.hook.run_reports(
+            self.act, [insights_params(start, end) for start, end, method in slices if method == "async"]))
+        for start, end, method in slices:
+            run = next(runs) if method == "async" else None
+            started = runs_started if run else time.monotonic()
+            calls = self.hook.api_calls - (run.api_calls if run else 0)
+            items = self.fetch_insights(start, end, method, run)
 
             def row(item: dict, start: date = start, end: date = end) -> tuple:
                 day = _day(item, "date_start")
@@ -266,16 +280,14 @@ class AccountExtraction:
                                 slice_params=(start, end), since=start, until=end, method=method)
         return loaded
 
-    def fetch_insights(self, since: date, until: date, method: str) -> list[dict]:
-        params = {
-            "level": "ad", "fields": INSIGHT_FIELDS, "time_increment": 1,
-            "time_range": {"since": since.isoformat(), "until": until.isoformat()},
-            "filtering": [{"field": "ad.effective_status", "operator": "IN", "value": AD_STATUSES}],
-        }
+    def fetch_insights(self, since: date, until: date, method: str, run: ReportRun | None = None) -> list[dict]:
+        """since..until's rows: from `run` when its report run was started already."""
         try:
+            if run is not None:
+                return self.hook.report_rows(self.act, run)
             if method == "async":
-                return self.hook.run_report(self.act, params)
-            return list(self.hook.paginate(f"{self.act}/insights", params))
+                return self.hook.run_report(self.act, insights_params(since, until))
+            return list(self.hook.paginate(f"{self.act}/insights", insights_params(since, until)))
         except (MetaReduceData, MetaReportFailed) as err:
             if since == until:
                 raise
