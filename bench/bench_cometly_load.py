@@ -38,9 +38,9 @@ import requests
 from bench_db import bench_database
 from cometly_elt.cometly import catalog
 from cometly_elt.cometly.extract import COLUMNS, extract_window
+from cometly_elt.cometly.rate_budget import RateBudget
 from cometly_elt.cometly.windows import request_bounds
 from cometly_elt.hooks.cometly import CometlyHook
-from cometly_elt.ratelimit import RateBudget
 from results_file import write_section
 
 SECTION = "## Cometly extract and load"

@@ -28,8 +28,8 @@ from bench_cometly_load import KEY, START, TZ, Fake, local_days, world
 from bench_db import bench_database
 from cometly_elt.cometly import catalog
 from cometly_elt.cometly.extract import extract_window
+from cometly_elt.cometly.rate_budget import DOCUMENTED_LIMITS, RateBudget
 from cometly_elt.hooks.cometly import CometlyHook
-from cometly_elt.ratelimit import DOCUMENTED_LIMITS, RateBudget
 from cometly_elt.reconcile import Settings, count_cometly
 from results_file import write_section
 

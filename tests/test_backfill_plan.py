@@ -22,8 +22,8 @@ import psycopg
 import requests
 
 from cometly_elt.cometly.extract import extract_window
+from cometly_elt.cometly.rate_budget import RateBudget
 from cometly_elt.hooks.cometly import CometlyHook
-from cometly_elt.ratelimit import RateBudget
 
 NY = "America/New_York"
 FIRST_DAY = datetime(2026, 1, 5, 5, tzinfo=timezone.utc)  # local midnight, EST

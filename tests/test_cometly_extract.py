@@ -28,9 +28,9 @@ import pytest
 import requests
 
 from cometly_elt.cometly.extract import extract_window
+from cometly_elt.cometly.rate_budget import RateBudget
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook
-from cometly_elt.ratelimit import RateBudget
 
 KEY = "ck_acme_live"
 NY = "America/New_York"

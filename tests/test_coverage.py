@@ -17,11 +17,11 @@ import requests
 
 from cometly_elt import result_backfill, sync, warehouse
 from cometly_elt.cometly.extract import fill
+from cometly_elt.cometly.rate_budget import RateBudget
 from cometly_elt.control import coverage
 from cometly_elt.control.coverage import FetchJob
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook
-from cometly_elt.ratelimit import RateBudget
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
 
 

@@ -42,6 +42,7 @@ from psycopg.conninfo import make_conninfo
 
 from cometly_elt.cometly import catalog
 from cometly_elt.cometly.export_jobs import FIRST_POLL_MINUTES, ExportRunner
+from cometly_elt.cometly.rate_budget import DOCUMENTED_LIMITS, RateBudget
 from cometly_elt.cometly.rows import COLUMNS, KEY, Batch
 from cometly_elt.cometly.windows import SECOND, Piece, day_pieces, request_bounds
 from cometly_elt.control import coverage
@@ -49,7 +50,6 @@ from cometly_elt.control.coverage import FetchJob
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook, EventPage
 from cometly_elt.load import BatchResult, load_batch
-from cometly_elt.ratelimit import DOCUMENTED_LIMITS, RateBudget
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The control plane: what each workspace configured, what the warehouse holds, and its sync state.
 
 Small functions over a psycopg connection; the caller owns the transaction
-(`warehouse.connect()` commits on success). Every value goes through query
+(`warehouse.connect()` commits on success; the rate budget's callers autocommit). Every value goes through query
 parameters: names and labels may hold quotes, semicolons or any Unicode and
 are stored and returned verbatim. Nothing outside this package writes SQL
 against the `control` schema.
@@ -16,6 +16,7 @@ One module per concern:
   settings            a workspace's whole configuration in one read; what it lacks to sync
   coverage            the ledger of loaded Cometly rows, and what each sync must fetch
   sync_state          Last Synced, the last error, progress
+  rate_budget         the rows of each Space's shared Cometly call budget (its rules: cometly/rate_budget.py)
   status              what `cometly-elt status` shows
 
 The names most callers need are importable from the package itself (`control.get_workspace`).

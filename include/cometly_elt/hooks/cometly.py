@@ -27,9 +27,9 @@ from airflow.providers.http.hooks.http import HttpHook
 from cometly_elt import credentials, inputs
 from cometly_elt.cometly.catalog import EVENT_NAMES, MAX_EVENTS_PER_REQUEST, MAX_PER_PAGE
 from cometly_elt.cometly.connect import DEFAULT_BASE_URL
+from cometly_elt.cometly.rate_budget import API_MINUTE, RateBudget, retry_after_seconds
 from cometly_elt.cometly.windows import API_FORMAT
 from cometly_elt.errors import UserError
-from cometly_elt.ratelimit import API_MINUTE, RateBudget, retry_after_seconds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

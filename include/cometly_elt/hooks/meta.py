@@ -9,7 +9,10 @@ answers throttles and token errors with 400), as docs/meta-api.md
 - token errors (190, 102, 104) and permission errors (10, 200-299) fail at
   once with one line saying what to do;
 - throttles (4, 17, 32, 613, 80000-80014) wait for the time the usage headers
-  say access comes back, then retry;
+  say access comes back, then retry (nothing is budgeted ahead: Meta's quotas
+  are large for our few calls per account; Cometly's small per-minute limits
+  are the other kind, kept by a budget shared through PostgreSQL in
+  cometly/rate_budget.py);
 - transient errors (1, 2, `is_transient`, 5xx, dropped connections, cut
   bodies) retry with exponential backoff;
 - "reduce the amount of data" is raised as `MetaReduceData`: paging halves

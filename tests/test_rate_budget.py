@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from cometly_elt.ratelimit import RateBudget
+from cometly_elt.cometly.rate_budget import RateBudget
 
 
 class Sleeps:
