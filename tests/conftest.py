@@ -48,6 +48,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+# The helpers the test modules share (tests/helpers/, tests/airflow_stack.py), as plugins: pytest rewrites their
+# asserts and finds their fixtures, so that no test module imports another.
+pytest_plugins = ["airflow_stack", "helpers.browser", "helpers.expected_marts", "helpers.fake_admin", "helpers.landing"]
+
 ROOT = Path(__file__).resolve().parents[1]
 # A copy of shared/scenarios/example.json, so the suite needs nothing outside the repository.
 EXAMPLE_SCENARIO = ROOT / "tests" / "data" / "example.json"

@@ -9,16 +9,14 @@ the fake APIs; screenshots of every step are saved under test-artifacts/airflow-
 from __future__ import annotations
 
 import json
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
-# Fixtures: `acme`, a pro workspace "acme" on example.json set up before `airflow_stack` starts.
-from airflow_stack import dag_runs, wait_for_dag_parsed
+# Fixtures (plugins): `airflow_stack`, started once `acme`, a pro workspace "acme" on example.json, is set up;
+# `page`, a headless Chromium's.
+from airflow_stack import dag_runs, wait_for_dag_parsed, wait_for_new_run
 from conftest import ROOT, cli
-from test_backfill_scheduler import acme, airflow_stack, shared_stack  # noqa: F401
+from helpers.browser import screenshot
 
 pytestmark = [pytest.mark.airflow, pytest.mark.browser]
 
@@ -26,46 +24,6 @@ WS = "acme"
 DAG_IDS = ("cometly_sync_hobby", "cometly_sync_pro", "cometly_sync_ultra", "cometly_sync_now",
            "cometly_result_backfill")
 ARTIFACTS = ROOT / "test-artifacts" / "airflow-ui"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    found = subprocess.run([str(ROOT / "scripts" / "chromium.sh")], capture_output=True, text=True)
-    if found.returncode != 0:
-        pytest.skip(f"no Chromium for the browser test: {found.stderr.strip()}")
-    return found.stdout.strip()
-
-
-@pytest.fixture
-def page(chromium):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
-        context.set_default_timeout(60_000)
-        yield context.new_page()
-        browser.close()
-
-
-def screenshot(page, step: str) -> Path:
-    path = ARTIFACTS / f"{step}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def wait_for_new_run(base: str, dag_id: str, before: set[str], timeout: float = 600) -> dict:
-    """The run of `dag_id` not in `before` (the one the form started), once it has finished."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        new = [r for r in dag_runs(base, dag_id) if r["dag_run_id"] not in before]
-        if new and new[0]["state"] in ("success", "failed"):
-            return new[0]
-        time.sleep(3)
-    raise AssertionError(f"no finished new run of {dag_id}: {[(r['dag_run_id'], r['state']) for r in new]}")
 
 
 def test_log_in_see_the_dags_and_trigger_sync_now_from_its_form(wh, airflow_stack, page):
@@ -77,7 +35,7 @@ def test_log_in_see_the_dags_and_trigger_sync_now_from_its_form(wh, airflow_stac
 
     page.goto(base)
     page.locator("input[name=username]").wait_for()
-    screenshot(page, "01-login")
+    screenshot(page, ARTIFACTS, "01-login")
     page.locator("input[name=username]").fill(user)
     page.locator("input[name=password]").fill(password)
     page.get_by_role("button", name="Sign in").click()
@@ -86,13 +44,13 @@ def test_log_in_see_the_dags_and_trigger_sync_now_from_its_form(wh, airflow_stac
     page.goto(f"{base}/dags")
     for dag_id in DAG_IDS:
         page.get_by_role("link", name=dag_id, exact=True).first.wait_for()
-    screenshot(page, "02-dags")
+    screenshot(page, ARTIFACTS, "02-dags")
 
     page.goto(f"{base}/dags/cometly_sync_now")
     page.get_by_role("button", name="Trigger").first.click()
     form = page.get_by_role("dialog")
     form.locator("input[name=element_workspace_id]").fill(WS)
-    screenshot(page, "03-trigger-form")
+    screenshot(page, ARTIFACTS, "03-trigger-form")
     before = {r["dag_run_id"] for r in dag_runs(base, "cometly_sync_now")}
     form.get_by_role("button", name="Trigger").click()
     form.wait_for(state="hidden")
@@ -101,7 +59,7 @@ def test_log_in_see_the_dags_and_trigger_sync_now_from_its_form(wh, airflow_stac
     assert (run["conf"], run["state"]) == ({"workspace_id": WS, "full_refresh": False}, "success")
     page.goto(f"{base}/dags/cometly_sync_now/runs/{run['dag_run_id']}")
     page.get_by_text("success").first.wait_for()
-    screenshot(page, "04-run-succeeded")
+    screenshot(page, ARTIFACTS, "04-run-succeeded")
 
     assert wh.execute("select count(*) from marts.fct_ad_results_daily where workspace_id = %s",
                       (WS,)).fetchone()[0] > 0

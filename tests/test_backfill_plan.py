@@ -19,11 +19,11 @@ import multiprocessing
 from datetime import datetime, timedelta, timezone
 
 import psycopg
-import requests
 
 from cometly_elt.cometly.extract import extract_window
 from cometly_elt.cometly.rate_budget import RateBudget
 from cometly_elt.hooks.cometly import CometlyHook
+from helpers.fake_admin import FakeAdmin
 
 NY = "America/New_York"
 FIRST_DAY = datetime(2026, 1, 5, 5, tzinfo=timezone.utc)  # local midnight, EST
@@ -63,10 +63,6 @@ def _half_in_a_process(args) -> int:
     return extract_days(warehouse_url, cometly_url, first, days, start_together)
 
 
-def log(api) -> list[dict]:
-    return requests.get(f"{api.url}/_fake/calls", timeout=10).json()["calls"]
-
-
 def seconds(call: dict) -> float:
     return datetime.fromisoformat(call["at"].replace("Z", "+00:00")).timestamp()
 
@@ -86,7 +82,7 @@ def test_twenty_days_take_twenty_creates_in_four_busy_minutes_and_one_poll_each(
     loaded = extract_days(warehouse_url, api.cometly_url, 0, DAYS)
 
     assert loaded == DAYS
-    assert_planned_at_the_limit(log(api))
+    assert_planned_at_the_limit(FakeAdmin(api).calls())
     assert wh.execute("select method, count(*), sum(loaded) from raw_cometly.load_batches group by method").fetchall() \
         == [("export", DAYS, DAYS)]
 
@@ -102,4 +98,4 @@ def test_two_processes_sharing_the_space_keep_together_to_the_same_plan(wh, ware
                                                for first in (0, DAYS // 2)])
 
     assert loaded == [DAYS // 2, DAYS // 2]
-    assert_planned_at_the_limit(log(api))
+    assert_planned_at_the_limit(FakeAdmin(api).calls())

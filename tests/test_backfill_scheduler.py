@@ -12,47 +12,11 @@ import time
 
 import pytest
 
-from airflow_stack import SharedStack, dag_runs, wait_for_dag_parsed
-from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
-from test_sync_e2e import EXPECTED_AD_RESULTS, ad_results
+from airflow_stack import dag_runs, wait_for_dag_parsed, wait_for_runs
+from conftest import cli
+from helpers.expected_marts import EXPECTED_AD_RESULTS, ad_results
 
 pytestmark = pytest.mark.airflow
-
-
-@pytest.fixture
-def acme(wh, fast_fake):
-    """A pro workspace on example.json, set up before the scheduler starts."""
-    api = fast_fake(EXAMPLE_SCENARIO, "--no-rate-limits")
-    set_up_workspace(api, "acme", plan="pro")
-    return api
-
-
-@pytest.fixture(scope="module")
-def shared_stack(tmp_path_factory):
-    stack = SharedStack(tmp_path_factory.mktemp("airflow"))
-    yield stack
-    stack.stop()
-
-
-@pytest.fixture
-def airflow_stack(acme, shared_stack):
-    """Airflow's components (LocalExecutor), started after the module's first workspace is set up; the
-    module's next tests find them running (each with its workspace set up again on an emptied warehouse)."""
-    return shared_stack.base()
-
-
-def wait_for_runs(base: str, dag_id: str, backfilled: int, timeout: float = 900) -> list[dict]:
-    """All of the DAG's runs once none is queued or running, `backfilled` backfill runs exist
-    and so does the scheduler's own latest run (catchup is off: it makes just that one)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = dag_runs(base, dag_id)
-        if (sum(r["run_type"] == "backfill" for r in runs) >= backfilled
-                and any(r["run_type"] == "scheduled" for r in runs)
-                and all(r["state"] in ("success", "failed") for r in runs)):
-            return runs
-        time.sleep(5)
-    raise AssertionError(f"runs did not finish: {[(r['dag_run_id'], r['state']) for r in dag_runs(base, dag_id)]}")
 
 
 def test_backfill_create_reproduces_runs_and_rerunning_changes_nothing(wh, airflow_stack):
@@ -74,7 +38,7 @@ def test_backfill_create_reproduces_runs_and_rerunning_changes_nothing(wh, airfl
     ends = {end for (end,) in wh.execute("select distinct window_end_utc::text from raw_cometly.load_batches")}
     assert {"2026-03-04 03:00:00+00", "2026-03-04 06:00:00+00"} <= ends
     # The latest scheduled run synced the whole history up to now: the hand-worked marts.
-    first = ad_results(wh)
+    first = ad_results(wh, "acme")
     assert first == EXPECTED_AD_RESULTS
 
     # The scheduler marks the first backfill complete on a later loop; until then Airflow refuses a second.
@@ -89,7 +53,7 @@ def test_backfill_create_reproduces_runs_and_rerunning_changes_nothing(wh, airfl
     assert again.returncode == 0, again.stderr
     time.sleep(5)
     wait_for_runs(airflow_stack, dag_id, backfilled=2)
-    assert ad_results(wh) == first
+    assert ad_results(wh, "acme") == first
     assert cli("status", "acme").returncode == 0
 
 

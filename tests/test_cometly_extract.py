@@ -25,12 +25,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 
 from cometly_elt.cometly.extract import extract_window
 from cometly_elt.cometly.rate_budget import RateBudget
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook
+from helpers.fake_admin import FakeAdmin
 
 KEY = "ck_acme_live"
 NY = "America/New_York"
@@ -97,14 +97,6 @@ def batches(wh, workspace="ws1") -> list[tuple]:
     ).fetchall()
 
 
-def calls(api, endpoint="list_events") -> list[dict]:
-    return [c for c in requests.get(f"{api.url}/_fake/calls", timeout=10).json()["calls"] if c["endpoint"] == endpoint]
-
-
-def set_faults(api, *rules: dict) -> None:
-    requests.put(f"{api.url}/_fake/faults", json={"rules": list(rules)}, timeout=10).raise_for_status()
-
-
 def by_time(rows_: list[tuple]) -> list[tuple]:
     return sorted(rows_, key=lambda r: (r[3], r[0]))
 
@@ -168,7 +160,7 @@ def test_more_than_ten_events_are_asked_in_requests_of_at_most_ten(wh, fake_api)
     result = extract(wh, api, events=twelve)
 
     assert by_time(rows(wh)) == by_time(EXAMPLE_ROWS)
-    assert len(calls(api)) == 2  # the fake answers 422 to more than 10 names
+    assert len(FakeAdmin(api).calls(endpoint="list_events")) == 2  # the fake answers 422 to more than 10 names
     assert result.api_calls == 2
 
 
@@ -179,7 +171,7 @@ def test_small_pages_are_followed_with_every_filter_and_visit_each_event_once(wh
 
     assert by_time(rows(wh)) == by_time(EXAMPLE_ROWS)
     # 3 rows, 1 per page; the third page is exactly full and says so with next_cursor null.
-    assert len(calls(api)) == 3
+    assert len(FakeAdmin(api).calls(endpoint="list_events")) == 3
     assert (result.received, result.api_calls) == (3, 3)
 
 
@@ -207,7 +199,8 @@ def test_a_long_window_that_fits_one_page_costs_one_list_call(wh, fake_api):
 
     assert by_time(rows(wh)) == by_time(EXAMPLE_ROWS)
     # Three rows in a week: one page, where one export per local day would have cost 8 creates and 8 polls.
-    assert (len(calls(api, "list_events")), len(calls(api, "create_export"))) == (1, 0)
+    admin = FakeAdmin(api)
+    assert (len(admin.calls(endpoint="list_events")), len(admin.calls(endpoint="create_export"))) == (1, 0)
     assert (result.batches, result.api_calls) == (1, 1)
 
 
@@ -340,8 +333,8 @@ ODD_PAGE = {"next_cursor": None, "data": [
 
 def test_rows_that_cannot_be_loaded_are_kept_with_a_reason(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    set_faults(api, {"api": "cometly", "path": "/events$", "times": 1, "fault": "status", "status": 200,
-                     "body": ODD_PAGE})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "times": 1, "fault": "status", "status": 200,
+                           "body": ODD_PAGE})
 
     result = extract(wh, api, events=["purchase"])
 
@@ -370,29 +363,29 @@ def test_rows_that_cannot_be_loaded_are_kept_with_a_reason(wh, fake_api):
 
 def test_a_503_then_success_is_retried(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    set_faults(api, {"api": "cometly", "path": "/events$", "times": 1, "fault": "status", "status": 503})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "times": 1, "fault": "status", "status": 503})
 
     result = extract(wh, api)
 
     assert by_time(rows(wh)) == by_time(EXAMPLE_ROWS)
-    assert [c["status"] for c in calls(api)] == [503, 200]
+    assert [c["status"] for c in FakeAdmin(api).calls(endpoint="list_events")] == [503, 200]
     assert result.api_calls == 2
 
 
 @pytest.mark.parametrize("fault", [{"fault": "reset"}, {"fault": "malformed_json"}], ids=["reset", "malformed"])
 def test_a_broken_answer_is_asked_again(wh, fake_api, fault):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    set_faults(api, {"api": "cometly", "path": "/events$", "times": 1, **fault})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "times": 1, **fault})
 
     extract(wh, api, per_page=1)
 
     assert by_time(rows(wh)) == by_time(EXAMPLE_ROWS)
-    assert len(calls(api)) == 4
+    assert len(FakeAdmin(api).calls(endpoint="list_events")) == 4
 
 
 def test_a_hanging_answer_times_out_and_is_asked_again(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    set_faults(api, {"api": "cometly", "path": "/events$", "times": 1, "fault": "timeout", "seconds": 5})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "times": 1, "fault": "timeout", "seconds": 5})
 
     extract(wh, api, hook=CometlyHook.for_key(api.cometly_url, KEY, timeout=1))
 
@@ -408,21 +401,21 @@ def test_a_429_with_retry_after_under_a_sped_up_clock_is_survived(wh, fake_api):
     result = extract(wh, api, (z("2026-03-02T05:00:00Z"), z("2026-03-03T05:00:00Z")), key="ck_test",
                      events=["purchase"], per_page=1, minute=0.1)
 
-    statuses = [c["status"] for c in calls(api)]
+    statuses = [c["status"] for c in FakeAdmin(api).calls(endpoint="list_events")]
     assert statuses.count(429) > 0 and statuses.count(200) == 40
     assert (result.loaded, len(ids(wh))) == (40, 40)
 
 
 def test_a_key_revoked_mid_sync_fails_with_the_rejected_key_line(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    set_faults(api, {"api": "cometly", "path": "/events$", "calls": [2], "fault": "status", "status": 401,
-                     "body": {"message": "Unauthenticated."}})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "calls": [2], "fault": "status", "status": 401,
+                           "body": {"message": "Unauthenticated."}})
 
     with pytest.raises(UserError) as raised:
         extract(wh, api, per_page=1)
 
     assert str(raised.value) == KEY_REJECTED
-    assert [c["status"] for c in calls(api)] == [200, 401]  # not retried
+    assert [c["status"] for c in FakeAdmin(api).calls(endpoint="list_events")] == [200, 401]  # not retried
     assert rows(wh) == [] and batches(wh) == []
 
 
@@ -435,7 +428,7 @@ def test_a_real_revocation_mid_sync_gets_the_same_line(wh, fake_api):
         for n, page in enumerate(pages(params)):
             yield page
             if n == 0:
-                requests.post(f"{api.url}/_fake/cometly/keys", json={"key": KEY, "status": "revoked"}, timeout=10)
+                FakeAdmin(api).call("POST", "cometly/keys", {"key": KEY, "status": "revoked"})
 
     hook.event_pages = revoke_after_first_page
     with pytest.raises(UserError, match="^Cometly rejected this API key"):
@@ -444,40 +437,40 @@ def test_a_real_revocation_mid_sync_gets_the_same_line(wh, fake_api):
 
 def test_validation_errors_are_not_retried(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    set_faults(api, {"api": "cometly", "path": "/events$", "fault": "status", "status": 422,
-                     "body": {"message": "The selected sources.0 is invalid."}})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "fault": "status", "status": 422,
+                           "body": {"message": "The selected sources.0 is invalid."}})
 
     with pytest.raises(UserError, match="HTTP 422.*The selected sources.0 is invalid."):
         extract(wh, api)
 
-    assert len(calls(api)) == 1
+    assert len(FakeAdmin(api).calls(endpoint="list_events")) == 1
 
 
 def test_a_cometly_that_keeps_failing_gives_up_with_a_clear_line(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    set_faults(api, {"api": "cometly", "path": "/events$", "fault": "status", "status": 502})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "fault": "status", "status": 502})
 
     with pytest.raises(UserError, match=r"^Cometly kept failing at .*/events \(HTTP 502\)"):
         extract(wh, api, hook=CometlyHook.for_key(api.cometly_url, KEY, max_attempts=3))
 
-    assert len(calls(api)) == 3
+    assert len(FakeAdmin(api).calls(endpoint="list_events")) == 3
 
 
 # ---------------------------------------------------------------- exports that fail
 
 def test_a_failed_export_is_created_again(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    requests.post(f"{api.url}/_fake/cometly/exports/fail", json={"next": 1}, timeout=10).raise_for_status()
+    FakeAdmin(api).call("POST", "cometly/exports/fail", {"next": 1})
 
     extract(wh, api, method="export")
 
     assert by_time(rows(wh)) == by_time(EXAMPLE_ROWS)
-    assert len(calls(api, "create_export")) == 8  # 7 days, one of them twice
+    assert len(FakeAdmin(api).calls(endpoint="create_export")) == 8  # 7 days, one of them twice
 
 
 def test_an_export_failing_every_time_stops_with_a_clear_line(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    requests.post(f"{api.url}/_fake/cometly/exports/fail", json={"next": 100}, timeout=10).raise_for_status()
+    FakeAdmin(api).call("POST", "cometly/exports/fail", {"next": 100})
 
     with pytest.raises(UserError, match=r"^Cometly's export of 2026-02-28 failed 3 times \(Export failed"):
         extract(wh, api, (WEEK[0], z("2026-03-01T05:00:00Z")), method="export")
@@ -485,13 +478,13 @@ def test_an_export_failing_every_time_stops_with_a_clear_line(wh, fake_api):
 
 def test_an_expired_download_url_is_polled_again(wh, fake_api):
     api = fake_api(EXAMPLE, "--no-rate-limits")
-    set_faults(api, {"api": "cometly", "path": "^/_s3/", "times": 1, "fault": "status", "status": 403,
-                     "body": "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"})
+    FakeAdmin(api).faults({"api": "cometly", "path": "^/_s3/", "times": 1, "fault": "status", "status": 403,
+                           "body": "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"})
 
     extract(wh, api, method="export")
 
     assert by_time(rows(wh)) == by_time(EXAMPLE_ROWS)
-    downloads = calls(api, "export_download")
+    downloads = FakeAdmin(api).calls(endpoint="export_download")
     assert [d["status"] for d in downloads].count(403) == 1 and len(downloads) == 8
 
 
@@ -522,7 +515,7 @@ def test_two_processes_of_one_space_keep_together_to_seven_list_calls_a_minute(w
         loaded = pool.map(_extract_in_another_process, [(warehouse_url, api.cometly_url, w, 2.0) for w in windows])
 
     assert loaded == [12, 12]
-    log = calls(api)
+    log = FakeAdmin(api).calls(endpoint="list_events")
     assert [c["status"] for c in log] == [200] * 24  # 12 pages each, the last exactly full
     # 24 calls at 7 a minute need 4 of Cometly's minutes: 3 must pass between the first and the last
     span = z(log[-1]["at"]) - z(log[0]["at"])

@@ -7,25 +7,16 @@ import logging
 import threading
 
 import pytest
-import requests
 
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook
+from helpers.fake_admin import FakeAdmin
 
 KEY = "ck_acme_live"
 KEY_REJECTED = (
     "Cometly rejected this API key: it may have expired or been revoked. "
     "Generate a new one in Cometly (Integrations → API) and connect again."
 )
-
-
-def admin(api, path: str, body: dict) -> None:
-    requests.post(f"{api.url}/_fake/{path}", json=body, timeout=10).raise_for_status()
-
-
-def list_calls(api) -> list[dict]:
-    calls = requests.get(f"{api.url}/_fake/calls", timeout=10).json()["calls"]
-    return [c for c in calls if c["endpoint"] == "list_events"]
 
 
 def test_an_active_key_is_accepted_with_one_call(fake_api):
@@ -35,7 +26,7 @@ def test_an_active_key_is_accepted_with_one_call(fake_api):
     hook.validate_key()
 
     assert hook.test_connection() == (True, "Cometly accepted the API key.")
-    assert [c["status"] for c in list_calls(api)] == [200, 200]
+    assert [c["status"] for c in FakeAdmin(api).calls(endpoint="list_events")] == [200, 200]
 
 
 def test_a_revoked_key_gets_the_rejected_key_line(fake_api):
@@ -57,14 +48,14 @@ def test_an_unknown_key_is_rejected_the_same_way(fake_api):
 
 def test_an_inactive_subscription_is_named(fake_api):
     api = fake_api()
-    admin(api, "cometly/spaces/space_acme", {"subscription_active": False})
+    FakeAdmin(api).call("POST", "cometly/spaces/space_acme", {"subscription_active": False})
 
     with pytest.raises(UserError) as raised:
         CometlyHook.for_key(api.cometly_url, KEY).validate_key()
 
     assert "subscription is inactive" in str(raised.value)
     assert "lacks permission" in str(raised.value)
-    assert len(list_calls(api)) == 1  # 403 is not retried
+    assert len(FakeAdmin(api).calls(endpoint="list_events")) == 1  # 403 is not retried
 
 
 def test_an_unreachable_cometly_is_named_with_its_url():
@@ -121,11 +112,11 @@ def test_requests_carry_the_bearer_key_and_json_headers():
 
 def test_the_key_never_shows_in_messages_logs_or_reprs(fake_api, caplog):
     api = fake_api()
-    requests.put(f"{api.url}/_fake/faults", json={"rules": [
+    FakeAdmin(api).faults(
         {"api": "cometly", "path": "/events$", "calls": [1], "fault": "status", "status": 503},
         {"api": "cometly", "path": "/events$", "calls": [2], "fault": "status", "status": 401,
          "body": {"message": f"Unauthenticated. ({KEY})"}},
-    ]}, timeout=10).raise_for_status()
+    )
     hook = CometlyHook.for_key(api.cometly_url, KEY)
 
     with caplog.at_level(logging.DEBUG), pytest.raises(UserError) as raised:
@@ -147,7 +138,7 @@ def test_the_ui_test_button_finds_the_hook_through_the_provider(fake_api, monkey
     monkeypatch.setenv("AIRFLOW_CONN_COMETLY_UI_TEST", conn.as_json())
 
     assert conn.test_connection() == (True, "Cometly accepted the API key.")
-    assert [(c["method"], c["status"]) for c in list_calls(api)] == [("GET", 200)]
+    assert [(c["method"], c["status"]) for c in FakeAdmin(api).calls(endpoint="list_events")] == [("GET", 200)]
 
 
 def test_the_connection_form_hides_what_cometly_does_not_use():
@@ -164,7 +155,7 @@ def test_discover_events_lists_names_with_labels_in_one_call(fake_api):
     found = hook.discover_events("America/New_York", days=3650)
 
     assert found == {"purchase": "purchase", "lead_generated": "lead_generated", "custom_event_3": "Demo Booked"}
-    assert len(list_calls(api)) == 1
+    assert len(FakeAdmin(api).calls(endpoint="list_events")) == 1
 
 
 def test_discover_events_finds_rare_events_behind_a_full_page(fake_api):
@@ -188,7 +179,7 @@ def test_discover_events_finds_rare_events_behind_a_full_page(fake_api):
     found = CometlyHook.for_key(api.cometly_url, "ck_busy").discover_events("UTC", days=3650)
 
     assert found == {"purchase": "purchase", "lead_generated": "lead_generated", "custom_event_7": "Call Booked"}
-    assert len(list_calls(api)) == 8
+    assert len(FakeAdmin(api).calls(endpoint="list_events")) == 8
 
 
 def test_discover_events_in_a_space_without_events_is_empty(fake_api):
@@ -196,4 +187,4 @@ def test_discover_events_in_a_space_without_events_is_empty(fake_api):
                                         "api_keys": [{"key": "ck_quiet", "status": "active"}], "contacts": []}]}}
     api = fake_api(scenario)
     assert CometlyHook.for_key(api.cometly_url, "ck_quiet").discover_events("Europe/Berlin", days=30) == {}
-    assert len(list_calls(api)) == 1
+    assert len(FakeAdmin(api).calls(endpoint="list_events")) == 1

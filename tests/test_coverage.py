@@ -11,9 +11,9 @@ import json
 import os
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from functools import partial
 
 import pytest
-import requests
 
 from cometly_elt import result_backfill, sync, warehouse
 from cometly_elt.cometly.extract import fill
@@ -23,6 +23,8 @@ from cometly_elt.control.coverage import FetchJob
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
+from helpers import expected_marts
+from helpers.fake_admin import FakeAdmin
 
 
 def z(text: str) -> datetime:
@@ -36,16 +38,10 @@ PURCHASE_AND_LEAD = [
 ]
 
 
-def ad_results(wh, workspace_id: str) -> list[tuple]:
-    return wh.execute("select report_date::text, ad_id, event_name, results, result_value"
-                      " from marts.fct_ad_results_daily where workspace_id = %s order by 1, 2, 3",
-                      (workspace_id,)).fetchall()
-
-
-def campaign_results(wh, workspace_id: str) -> list[tuple]:
-    return wh.execute("select report_date::text, campaign_id, result_event, results, spend"
-                      " from marts.fct_campaign_results_daily where workspace_id = %s order by 1, 2",
-                      (workspace_id,)).fetchall()
+ad_results = partial(expected_marts.ad_results,
+                     columns=("report_date::text", "ad_id", "event_name", "results", "result_value"))
+campaign_results = partial(expected_marts.campaign_results,
+                           columns=("report_date::text", "campaign_id", "result_event", "results", "spend"))
 
 
 def run_sync(workspace_id: str, end: datetime = NOW) -> None:
@@ -57,14 +53,6 @@ def run_sync(workspace_id: str, end: datetime = NOW) -> None:
     sync.reprocess(plan)
     built = sync.build_marts([plan])
     sync.mark_synced([sync.SyncPlan.from_xcom(b) for b in built])
-
-
-def cometly_calls(api) -> list[dict]:
-    return [c for c in requests.get(f"{api.url}/_fake/calls", timeout=10).json()["calls"] if c["api"] == "cometly"]
-
-
-def clear_calls(api) -> None:
-    requests.delete(f"{api.url}/_fake/calls", timeout=10).raise_for_status()
 
 
 # ---------------------------------------------------------------- the planner, on hand-made ledgers
@@ -164,14 +152,14 @@ def test_results_set_on_a_covered_event_makes_no_cometly_call(wh, example_api):
     run_sync("ws_a")
     wh.execute("insert into control.result_metrics (workspace_id, campaign_id, event_name)"
                " values ('ws_a', '2000000001', 'purchase')")
-    clear_calls(example_api)
+    FakeAdmin(example_api).clear_calls()
 
     planned = result_backfill.plan("ws_a", "2000000001")
     filled = result_backfill.fill_history("ws_a", planned["event"])
     result_backfill.rebuild("ws_a", planned["history_start"])
 
     assert filled == {"jobs": 0, "api_calls": 0}
-    assert cometly_calls(example_api) == []
+    assert FakeAdmin(example_api).calls("cometly") == []
     backfill = cli("status", "ws_a").stdout
     assert "Result backfill" in backfill and "days, done" in backfill
     # Spring Sale (2000000001) counts the purchase of 03-02.
@@ -214,8 +202,8 @@ def test_a_crash_between_two_pieces_keeps_the_ledger_true_and_the_rerun_fetches_
     assert [(j.utc_start, j.utc_end) for j in jobs] == [(wanted[0], z("2026-03-02T05:00:00Z")),
                                                         (z("2026-03-03T05:00:00Z"), wanted[1])]
     # Cometly fails the second piece's request (422 is not retried): the run dies between the pieces.
-    requests.put(f"{example_api.url}/_fake/faults", timeout=10, json={"rules": [
-        {"api": "cometly", "method": "GET", "path": "/events$", "calls": [2], "fault": "status", "status": 422}]})
+    FakeAdmin(example_api).faults(
+        {"api": "cometly", "method": "GET", "path": "/events$", "calls": [2], "fault": "status", "status": 422})
     with pytest.raises(UserError, match="HTTP 422"):
         fill(wh, hook, jobs=jobs, **args)
 
@@ -224,7 +212,7 @@ def test_a_crash_between_two_pieces_keeps_the_ledger_true_and_the_rerun_fetches_
     assert covered == '{["2026-02-15 05:00:00+00","2026-03-03 05:00:00+00")}'
     assert wh.execute("select event_id from raw_cometly.events order by 1").fetchall() == [("101",), ("102",)]
 
-    requests.delete(f"{example_api.url}/_fake/faults", timeout=10)
+    FakeAdmin(example_api).clear_faults()
     (before,) = wh.execute("select max(batch_id) from raw_cometly.load_batches").fetchone()
     fill(wh, hook, jobs=coverage.fetch_plan(wh, "ws1", 1, events, wanted), **args)
     hook.budget.close()
@@ -270,7 +258,7 @@ def test_a_busy_job_is_listed_from_its_oldest_day_and_exported_from_its_newest_u
     assert [b[1] for b in batches][0] == first and batches[-1][2] == end
     assert all(a[2] == b[1] for a, b in zip(batches, batches[1:]))
     assert sum(b[3] for b in batches) == 480
-    assert [c for c in cometly_calls(api) if c["status"] == 429] == []  # the budget kept to the limits
+    assert [c for c in FakeAdmin(api).calls("cometly") if c["status"] == 429] == []  # the budget kept to the limits
     (covered,) = wh.execute("select covered::text from control.event_coverage").fetchone()
     assert covered == '{["2026-04-01 00:00:00+00","2026-04-21 00:00:00+00")}'
 
@@ -303,5 +291,5 @@ def test_more_than_ten_events_are_exported_in_two_groups_and_every_row_lands(wh,
     hook.budget.close()
 
     assert [len(j.events) for j in jobs] == [10, 2]
-    assert [c["endpoint"] for c in cometly_calls(api)].count("create_export") == 2
+    assert [c["endpoint"] for c in FakeAdmin(api).calls("cometly")].count("create_export") == 2
     assert wh.execute("select count(*) from raw_cometly.events").fetchone() == (12,)

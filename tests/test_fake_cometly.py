@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
+from helpers.fake_admin import FakeAdmin
+
 ACME = "ck_acme_live"
 META = ["facebook_ads", "instagram_ads"]
 
@@ -470,10 +472,6 @@ def test_no_rate_limits_switch(fake_api):
 # ---------------------------------------------------------------- exports
 
 
-def admin(api, method: str, path: str, body=None) -> httpx.Response:
-    return httpx.request(method, f"{api.url}/_fake{path}", json=body, timeout=10)
-
-
 def poll(api, export_id: int) -> dict:
     response = get(api, f"/events/exports/{export_id}")
     assert response.status_code == 200, response.text
@@ -498,7 +496,7 @@ def test_export_round_trip(fake_api):
         assert ("download_url" in status) == (status["status"] == "completed")
     assert statuses == ["queued", "processing", "completed"]
 
-    fake_now = datetime.strptime(admin(api, "GET", "/clock").json()["now"], "%Y-%m-%dT%H:%M:%SZ")
+    fake_now = datetime.strptime(FakeAdmin(api).request("GET", "clock").json()["now"], "%Y-%m-%dT%H:%M:%SZ")
     expires = datetime.strptime(status["expires_at"], "%Y-%m-%dT%H:%M:%SZ")
     assert abs(expires - (fake_now + timedelta(minutes=15))) <= timedelta(seconds=5)
     assert status["download_url"].startswith(api.url + "/")
@@ -513,7 +511,7 @@ def test_export_round_trip(fake_api):
     assert rows[0] == {"id": 5, "event_time_utc": "2026-11-02T04:59:59Z", "event_name": "purchase"}
 
     # After 15 minutes the URL has expired (S3's 403); a new poll signs a fresh one.
-    admin(api, "POST", "/clock", {"advance_seconds": 16 * 60})
+    FakeAdmin(api).request("POST", "clock", {"advance_seconds": 16 * 60})
     expired = httpx.get(status["download_url"])
     assert expired.status_code == 403
     assert "<Code>AccessDenied</Code>" in expired.text and "Request has expired" in expired.text
@@ -548,7 +546,7 @@ def test_export_validation_failure_and_unknown_ids(fake_api, example_scenario):
     assert post(api, "/events/exports", {"date": "2026-03-02", "event_names": "purchase"}).status_code == 422
     assert post(api, "/events/exports", {"date": "2026-03-02", "sources": ["facebook_ads"]}).status_code == 422
 
-    assert admin(api, "POST", "/cometly/exports/fail", {"next": 1}).status_code == 200
+    assert FakeAdmin(api).request("POST", "cometly/exports/fail", {"next": 1}).status_code == 200
     doomed = post(api, "/events/exports", {"date": "2026-03-02"}).json()["export_id"]
     fine = post(api, "/events/exports", {"date": "2026-03-03"}).json()["export_id"]
     final = [poll(api, doomed) for _ in range(3)][-1]
@@ -562,5 +560,5 @@ def test_export_validation_failure_and_unknown_ids(fake_api, example_scenario):
 def test_export_progresses_on_the_fake_clock(fake_api):
     api = fake_api()
     export_id = post(api, "/events/exports", {"date": "2026-03-02"}).json()["export_id"]
-    admin(api, "POST", "/clock", {"advance_seconds": 3600})
+    FakeAdmin(api).request("POST", "clock", {"advance_seconds": 3600})
     assert poll(api, export_id)["status"] == "completed"  # on its first poll, an hour later

@@ -17,6 +17,8 @@ import pytest
 import requests
 from dateutil.relativedelta import relativedelta
 
+from helpers.fake_admin import FakeAdmin
+
 TREE = Path(__file__).parent / "data" / "meta_tree.json"
 ACME = "act_1000000001"
 VALID, EXPIRED = "EAAB_acme_valid", "EAAB_acme_expired"
@@ -40,11 +42,6 @@ class Graph:
         if self.token:
             form.setdefault("access_token", self.token)
         return requests.post(f"{self.api.url}/{self.version}/{path}", data=form, timeout=30)
-
-
-def meta_settings(api, **settings) -> None:
-    response = requests.post(f"{api.url}/_fake/meta/settings", json=settings, timeout=10)
-    assert response.status_code == 200, response.text
 
 
 def error_of(response: requests.Response) -> dict:
@@ -176,7 +173,7 @@ def test_effective_status_param_or_filtering_brings_archived_and_deleted_back(tr
 def test_deleted_objects_stay_readable_by_id_and_can_be_left_out_of_edges(tree):
     node = tree.get("120200000000000114/", fields="id,name,effective_status").json()
     assert node == {"id": "120200000000000114", "name": "deleted ad", "effective_status": "DELETED"}
-    meta_settings(tree.api, deleted_in_edges=False)
+    FakeAdmin(tree.api).meta_settings(deleted_in_edges=False)
     ads = tree.get(f"{TREE_ACCOUNT}/ads", fields="id", effective_status='["DELETED"]').json()
     assert ads == {"data": []}
     assert tree.get("120200000000000114/", fields="name").json()["name"] == "deleted ad"
@@ -214,7 +211,7 @@ def test_paging_with_limit_1_visits_every_campaign_once(tree):
 
 
 def test_an_empty_first_page_still_has_next(tree):
-    meta_settings(tree.api, empty_first_page=True)
+    FakeAdmin(tree.api).meta_settings(empty_first_page=True)
     first = tree.get(f"{TREE_ACCOUNT}/campaigns", fields="id").json()
     assert first["data"] == [] and "next" in first["paging"]
     after = first["paging"]["cursors"]["after"]
@@ -223,7 +220,7 @@ def test_an_empty_first_page_still_has_next(tree):
 
 
 def test_an_oversized_limit_asks_to_reduce_the_data(tree):
-    meta_settings(tree.api, max_limit=50)
+    FakeAdmin(tree.api).meta_settings(max_limit=50)
     response = tree.get(f"{TREE_ACCOUNT}/campaigns", limit="51")
     assert response.status_code == 500
     error = error_of(response)
@@ -306,7 +303,7 @@ def test_until_in_the_future_is_refused_in_the_accounts_timezone(fake_api):
     now = datetime.now(timezone.utc)
     noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
     noon += timedelta(days=1) if noon <= now else timedelta(0)
-    requests.post(f"{api.url}/_fake/clock", json={"advance_seconds": (noon - now).total_seconds() + 60}, timeout=10)
+    FakeAdmin(api).call("POST", "clock", {"advance_seconds": (noon - now).total_seconds() + 60})
     graph, local_today = Graph(api, token=TREE_TOKEN), noon.date() + timedelta(days=1)
 
     today_ok = graph.get("act_5000000002/insights", **daily(local_today.isoformat(), local_today.isoformat()))
@@ -315,13 +312,13 @@ def test_until_in_the_future_is_refused_in_the_accounts_timezone(fake_api):
     assert today_ok.status_code == 200
     assert tomorrow.status_code == 400 and "cannot be in the future" in error_of(tomorrow)["message"]
     # The reported bug: the check made on the UTC date.
-    meta_settings(api, future_check="utc")
+    FakeAdmin(api).meta_settings(future_check="utc")
     utc_check = graph.get("act_5000000002/insights", **daily(local_today.isoformat(), local_today.isoformat()))
     assert utc_check.status_code == 400
 
 
 def test_too_many_rows_for_one_sync_call_is_100_1487534(acme):
-    meta_settings(acme.api, max_rows_per_sync_call=2)
+    FakeAdmin(acme.api).meta_settings(max_rows_per_sync_call=2)
     response = acme.get(f"{ACME}/insights", level="ad", **daily("2026-02-01", "2026-03-31"))
     assert response.status_code == 400
     assert (error_of(response)["code"], error_of(response)["error_subcode"]) == (100, 1487534)
@@ -354,8 +351,8 @@ def test_async_report_run_walks_to_completion_and_matches_the_sync_answer(acme):
 
 
 def test_scripted_report_runs_fail_skip_or_reach_100_while_running(acme):
-    response = requests.post(f"{acme.api.url}/_fake/meta/report_runs",
-                             json={"plans": ["fails", "percent_100_while_running", "skipped"]}, timeout=10)
+    response = FakeAdmin(acme.api).request("POST", "meta/report_runs",
+                                           {"plans": ["fails", "percent_100_while_running", "skipped"]})
     assert response.status_code == 200
     runs = [acme.post(f"{ACME}/insights", **daily("2026-03-01", "2026-03-02")).json()["report_run_id"]
             for _ in range(4)]
@@ -396,7 +393,7 @@ def test_usage_headers_on_every_call_and_insights_throttle_header_on_insights(ac
 def test_usage_ramps_to_the_quota_then_80004_until_the_hour_passes(fake_api):
     api = fake_api()  # rate limits on
     graph = Graph(api)
-    meta_settings(api, quota_ads_management=4)
+    FakeAdmin(api).meta_settings(quota_ads_management=4)
     usage = []
     for _ in range(4):
         response = graph.get(f"{ACME}/", fields="name")
@@ -414,13 +411,13 @@ def test_usage_ramps_to_the_quota_then_80004_until_the_hour_passes(fake_api):
     # Insights are another use case, with their own budget.
     assert graph.get(f"{ACME}/insights", **daily("2026-03-01", "2026-03-02")).status_code == 200
 
-    requests.post(f"{api.url}/_fake/clock", json={"advance_seconds": 3601}, timeout=10)
+    FakeAdmin(api).call("POST", "clock", {"advance_seconds": 3601})
     assert graph.get(f"{ACME}/campaigns").status_code == 200
 
 
 def test_the_apps_hourly_limit_is_error_4(fake_api):
     api = fake_api()  # rate limits on
-    meta_settings(api, quota_app=2)
+    FakeAdmin(api).meta_settings(quota_app=2)
     graph = Graph(api)
     assert [graph.get(f"{ACME}/").status_code for _ in range(2)] == [200, 200]
     refused = graph.get("me/adaccounts")
@@ -430,12 +427,12 @@ def test_the_apps_hourly_limit_is_error_4(fake_api):
 
 
 def test_usage_headers_can_be_switched_off(acme):
-    meta_settings(acme.api, usage_headers=False)
+    FakeAdmin(acme.api).meta_settings(usage_headers=False)
     response = acme.get(f"{ACME}/insights", **daily("2026-03-01", "2026-03-02"))
     assert response.status_code == 200
     assert not any(k.lower().startswith(("x-business", "x-app", "x-fb-ads")) for k in response.headers)
 
 
 def test_bad_admin_settings_are_refused(acme):
-    response = requests.post(f"{acme.api.url}/_fake/meta/settings", json={"page_sise": 3}, timeout=10)
+    response = FakeAdmin(acme.api).request("POST", "meta/settings", {"page_sise": 3})
     assert response.status_code == 400 and "page_sise" in response.json()["error"]

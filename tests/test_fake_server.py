@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from cometly_elt.fake.scenario import ScenarioError, validate_scenario
+from helpers.fake_admin import FakeAdmin
 
 EXAMPLE = Path(__file__).resolve().parent / "data" / "example.json"
 EVENTS = "/public-api/v1/events"
@@ -27,31 +28,23 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(cli), *args], capture_output=True, text=True, timeout=60)
 
 
-def admin(api, method: str, path: str, body=None) -> httpx.Response:
-    return httpx.request(method, f"{api.url}/_fake{path}", json=body, timeout=10)
-
-
-def set_faults(api, *rules: dict) -> None:
-    response = admin(api, "PUT", "/faults", {"rules": list(rules)})
-    assert response.status_code == 200, response.text
-
-
 # ---------------------------------------------------------------- faults
 
 
 def test_a_scheduled_503_then_success_and_a_chosen_call_number(fake_api):
     api = fake_api()
-    set_faults(api, {"api": "cometly", "method": "GET", "path": "/events$", "times": 1, "fault": "status",
-                     "status": 503})
+    admin = FakeAdmin(api)
+    admin.faults({"api": "cometly", "method": "GET", "path": "/events$", "times": 1, "fault": "status",
+                  "status": 503})
     assert list_events(api).status_code == 503
     assert list_events(api).status_code == 200
 
-    set_faults(api, {"api": "cometly", "path": "/events$", "calls": [2], "status": 429,
-                     "headers": {"Retry-After": "1"}, "body": {"message": "Too Many Attempts."}})
+    admin.faults({"api": "cometly", "path": "/events$", "calls": [2], "status": 429,
+                  "headers": {"Retry-After": "1"}, "body": {"message": "Too Many Attempts."}})
     first, second, third = list_events(api), list_events(api), list_events(api)
     assert (first.status_code, second.status_code, third.status_code) == (200, 429, 200)
     assert second.headers["Retry-After"] == "1" and second.json() == {"message": "Too Many Attempts."}
-    rule = admin(api, "GET", "/faults").json()["rules"][0]
+    rule = admin.request("GET", "faults").json()["rules"][0]
     assert (rule["seen"], rule["fired"]) == (3, 1)
 
 
@@ -59,7 +52,7 @@ def test_a_meta_rule_leaves_cometly_alone_and_a_meta_error_body_goes_out_as_is(f
     api = fake_api()
     meta_error = {"error": {"message": "(#80000) There have been too many calls from this ad-account.",
                             "type": "OAuthException", "code": 80000, "error_subcode": 2446079, "fbtrace_id": "Afake"}}
-    set_faults(api, {"api": "meta", "path": "/insights", "times": 1, "status": 400, "body": meta_error})
+    FakeAdmin(api).faults({"api": "meta", "path": "/insights", "times": 1, "status": 400, "body": meta_error})
     assert list_events(api).status_code == 200
     response = httpx.get(f"{api.url}/v25.0/act_1000000001/insights", params={"access_token": "EAAB_acme_valid"})
     assert (response.status_code, response.json()) == (400, meta_error)
@@ -67,7 +60,7 @@ def test_a_meta_rule_leaves_cometly_alone_and_a_meta_error_body_goes_out_as_is(f
 
 def test_reset_mid_body_then_success(fake_api):
     api = fake_api()
-    set_faults(api, {"api": "cometly", "path": "/events$", "times": 1, "fault": "reset"})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "times": 1, "fault": "reset"})
     with pytest.raises(httpx.TransportError):
         list_events(api)
     assert list_events(api).status_code == 200
@@ -75,7 +68,7 @@ def test_reset_mid_body_then_success(fake_api):
 
 def test_malformed_json_body(fake_api):
     api = fake_api()
-    set_faults(api, {"api": "cometly", "path": "/events$", "times": 1, "fault": "malformed_json"})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "times": 1, "fault": "malformed_json"})
     broken = list_events(api)
     assert broken.status_code == 200
     with pytest.raises(json.JSONDecodeError):
@@ -85,7 +78,7 @@ def test_malformed_json_body(fake_api):
 
 def test_a_timeout_outlasts_the_client(fake_api):
     api = fake_api()
-    set_faults(api, {"api": "cometly", "path": "/events$", "times": 1, "fault": "timeout", "seconds": 20})
+    FakeAdmin(api).faults({"api": "cometly", "path": "/events$", "times": 1, "fault": "timeout", "seconds": 20})
     with pytest.raises(httpx.ReadTimeout):
         list_events(api, timeout=0.5)
     assert list_events(api).status_code == 200
@@ -102,7 +95,7 @@ def test_faults_file_at_start(fake_api, tmp_path):
 
 def test_a_bad_fault_schedule_is_refused(fake_api, tmp_path):
     api = fake_api()
-    response = admin(api, "PUT", "/faults", {"rules": [{"fault": "explode"}]})
+    response = FakeAdmin(api).request("PUT", "faults", {"rules": [{"fault": "explode"}]})
     assert response.status_code == 400
     assert response.json()["message"] == (
         "faults: rules[0].fault: expected one of status, timeout, reset, malformed_json"
@@ -120,28 +113,30 @@ def test_a_bad_fault_schedule_is_refused(fake_api, tmp_path):
 
 def test_revoking_a_key_and_deactivating_a_subscription_at_run_time(fake_api):
     api = fake_api()
+    admin = FakeAdmin(api)
     assert list_events(api).status_code == 200
-    assert admin(api, "POST", "/cometly/keys", {"key": "ck_acme_live", "status": "revoked"}).status_code == 200
+    assert admin.request("POST", "cometly/keys", {"key": "ck_acme_live", "status": "revoked"}).status_code == 200
     assert list_events(api).status_code == 401
-    admin(api, "POST", "/cometly/keys", {"key": "ck_acme_live", "status": "active"})
+    admin.request("POST", "cometly/keys", {"key": "ck_acme_live", "status": "active"})
     assert list_events(api).status_code == 200
 
-    assert admin(api, "POST", "/cometly/spaces/space_acme", {"subscription_active": False}).status_code == 200
+    assert admin.request("POST", "cometly/spaces/space_acme", {"subscription_active": False}).status_code == 200
     assert list_events(api).status_code == 403
-    assert admin(api, "POST", "/cometly/spaces/nowhere", {"subscription_active": False}).status_code == 404
-    assert admin(api, "POST", "/cometly/keys", {"key": "ck_nobody", "status": "revoked"}).status_code == 404
+    assert admin.request("POST", "cometly/spaces/nowhere", {"subscription_active": False}).status_code == 404
+    assert admin.request("POST", "cometly/keys", {"key": "ck_nobody", "status": "revoked"}).status_code == 404
 
 
 def test_call_log_counts_per_endpoint_space_and_minute(fake_api):
     api = fake_api()
-    admin(api, "POST", "/clock", {"speed": 1})
+    admin = FakeAdmin(api)
+    admin.request("POST", "clock", {"speed": 1})
     list_events(api)
     list_events(api, key="ck_nobody")
     httpx.get(api.url + EVENTS + "/101", headers=AUTH)
     httpx.get(f"{api.url}/v25.0/act_1000000001/campaigns")
-    admin(api, "GET", "/health")  # admin calls are not API calls
+    admin.request("GET", "health")  # admin calls are not API calls
 
-    calls = admin(api, "GET", "/calls").json()
+    calls = admin.request("GET", "calls").json()
     by_endpoint = {}
     for group in calls["per_minute"]:
         key = (group["api"], group["endpoint"], group["space"])
@@ -155,8 +150,8 @@ def test_call_log_counts_per_endpoint_space_and_minute(fake_api):
     assert by_endpoint[("meta", "act/campaigns", "act_1000000001")]["count"] == 1
     assert len(calls["calls"]) == 4
 
-    admin(api, "DELETE", "/calls")
-    assert admin(api, "GET", "/calls").json() == {"per_minute": [], "calls": []}
+    admin.request("DELETE", "calls")
+    assert admin.request("GET", "calls").json() == {"per_minute": [], "calls": []}
 
 
 def test_unknown_cometly_route_is_a_json_404(fake_api):

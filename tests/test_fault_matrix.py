@@ -45,10 +45,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-import requests
 
 from cometly_elt import control, warehouse
 from conftest import FakeApi, _with_database, cli, empty_warehouse, free_port, tune_connection
+from helpers.expected_marts import mart_tables
+from helpers.fake_admin import FakeAdmin
 
 pytestmark = pytest.mark.airflow
 
@@ -76,31 +77,18 @@ MARTS = {
 # ---------------------------------------------------------------- the world and its two workspaces
 
 
-class Fake:
-    """The fake APIs' admin endpoints."""
+class Fake(FakeAdmin):
+    """The fake APIs (`api`) and their admin endpoints."""
 
     def __init__(self, api: FakeApi):
+        super().__init__(api)
         self.api = api
-
-    def admin(self, method: str, path: str, body=None) -> dict:
-        response = requests.request(method, f"{self.api.url}/_fake/{path}", json=body, timeout=10)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def faults(self, *rules: dict) -> None:
-        self.admin("PUT", "faults", {"rules": list(rules)})
-
-    def fired(self) -> int:
-        return sum(rule["fired"] for rule in self.admin("GET", "faults")["rules"])
-
-    def calls(self) -> list[dict]:
-        return self.admin("GET", "calls")["calls"]
 
     def reset(self) -> None:
         """No fault, no call logged, the first key active again."""
-        self.admin("DELETE", "faults")
-        self.admin("DELETE", "calls")
-        self.admin("POST", "cometly/keys", {"key": API_KEY, "status": "active"})
+        self.clear_faults()
+        self.clear_calls()
+        self.call("POST", "cometly/keys", {"key": API_KEY, "status": "active"})
 
 
 @dataclass
@@ -180,9 +168,7 @@ def forget_syncs(conn) -> None:
 
 
 def marts(conn, ws: Workspace) -> dict[str, list[tuple]]:
-    return {table: conn.execute(f"select {columns} from marts.{table} where workspace_id = %s order by {columns}",
-                                (ws.id,)).fetchall()
-            for table, columns in MARTS.items()}
+    return mart_tables(conn, MARTS, workspace_id=ws.id)
 
 
 def batches_accounted_for(conn) -> int:
@@ -368,7 +354,7 @@ def fault_then_sync(*rules: dict, endpoint: str, expect: Callable[[list[int], in
 
 
 def export_fails(fake: Fake, ws: Workspace, wh, url) -> Outcome:
-    fake.admin("POST", "cometly/exports/fail", {"next": 2})
+    fake.call("POST", "cometly/exports/fail", {"next": 2})
     sync_ok(ws)
     creates = count_by_endpoint(fake.calls()).get("create_export", 0)
     clean = ws.clean_calls["create_export"]
@@ -384,7 +370,7 @@ def key_revoked_mid_sync(fake: Fake, ws: Workspace, wh, url) -> Outcome:
     sync_ok(ws)
     synced_before, marts_before = last_synced(wh, ws), marts(wh, ws)
     assert synced_before is not None
-    fake.admin("DELETE", "calls")
+    fake.clear_calls()
     # The next sync's first page hangs 3 s, then is answered as the API then would: the key goes meanwhile.
     fake.faults({"api": "cometly", "path": "/events$", "calls": [1], "fault": "timeout", "seconds": 3})
     proc = start_sync(ws)
@@ -392,7 +378,7 @@ def key_revoked_mid_sync(fake: Fake, ws: Workspace, wh, url) -> Outcome:
     while not fake.fired():
         assert time.monotonic() < deadline and proc.poll() is None, "the sync never asked for a page"
         time.sleep(0.1)
-    fake.admin("POST", "cometly/keys", {"key": API_KEY, "status": "revoked"})
+    fake.call("POST", "cometly/keys", {"key": API_KEY, "status": "revoked"})
     code, _, err = finish(proc)
     assert code != 0
     message = err.strip().splitlines()[-1]
@@ -572,5 +558,5 @@ def test_fault_ends_with_the_clean_marts(case: Case, clean_runs, matrix, warehou
                                 f"FAILED: {str(err).splitlines()[0][:90] if str(err) else repr(err)}"))
             raise
         finally:
-            fake.admin("DELETE", "faults")
+            fake.clear_faults()
     matrix.rows.append((case.fault, case.workspace, outcome))

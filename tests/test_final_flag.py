@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from cometly_elt import dbt, sync
 from cometly_elt.dbt import PROJECT_DIR
 from cometly_elt.meta.extract import INSIGHTS_LOOKBACK_DAYS
-from test_dbt_marts import (
+from helpers.landing import (
     ACME,
     ACME_ACCOUNT,
     EXAMPLE_EVENTS,

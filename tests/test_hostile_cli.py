@@ -30,7 +30,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 import pytest
-import requests
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cometly_elt import inputs
@@ -38,6 +37,7 @@ from cometly_elt.cli.output import table
 from cometly_elt.errors import UserError
 from cometly_elt.timezones import validate_timezone
 from conftest import EXAMPLE_SCENARIO, FakeApi, cli as checked_cli, empty_warehouse
+from helpers.fake_admin import FakeAdmin
 
 cli = partial(checked_cli, check=False)
 WS = "hostile"
@@ -579,9 +579,6 @@ class TestConnectedWorkspace:
         yield api
         api.stop()
 
-    def faults(self, api: FakeApi, *rules: dict) -> None:
-        requests.put(f"{api.url}/_fake/faults", json={"rules": list(rules)}, timeout=10).raise_for_status()
-
     JSON_COMMANDS = {
         "cometly events": (["cometly", "events", WS, "--json"], {"api": "cometly", "path": "/events$", "times": 1,
                                                                  "fault": "status", "status": 503}),
@@ -595,7 +592,7 @@ class TestConnectedWorkspace:
 
     @pytest.mark.parametrize("command, fault", JSON_COMMANDS.values(), ids=JSON_COMMANDS.keys())
     def test_json_output_is_only_json_whatever_is_logged(self, api, command, fault):
-        self.faults(api, *([fault] if fault else []))
+        FakeAdmin(api).faults(*([fault] if fault else []))
         result = run(*[a.replace("{meta}", api.meta_url) for a in command])
 
         if command[0] == "report":  # no marts in this warehouse: a user error, and still nothing on stdout

@@ -31,16 +31,21 @@ import os
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import requests
 
-from airflow_stack import airflow_components, dag_runs, metadata_connection
+from airflow_stack import airflow_components, metadata_connection, wait_for_each_dags_runs
 from cometly_elt import control
 from conftest import tune_connection
-from test_sync_e2e import EXPECTED_AD_RESULTS
+from helpers.expected_marts import (
+    CAMPAIGN_SPEND,
+    EXPECTED_AD_RESULTS,
+    EXPECTED_CAMPAIGN_SPEND,
+    ad_results,
+    campaign_results,
+)
+from helpers.fake_admin import FakeAdmin
 
 # Fifty workspaces on a loaded 2-core machine take longer than the suite's default of 900 s allows.
 pytestmark = [pytest.mark.airflow, pytest.mark.timeout(1800)]
@@ -58,14 +63,6 @@ PARALLELISM = "8"
 # so a client that ignored its budget would send more than 5 in one and get 429s. (At the
 # suite's usual 600x, calls are slower than the limit allows and the budget never binds.)
 CLOCK_SPEED, API_MINUTE_SECONDS = "60", "1"
-
-# test_sync_e2e's campaign rows before any result metric, by hand: spend per campaign and day.
-EXPECTED_CAMPAIGN_SPEND = [
-    ("2026-02-20", "2000000002", "Leads Q1", Decimal("30.00"), 2500, 40),
-    ("2026-03-01", "2000000001", "Spring Sale", Decimal("50.00"), 4000, 80),
-    ("2026-03-02", "2000000001", "Spring Sale", Decimal("45.50"), 3900, 71),
-]
-
 
 def workspace_id(n: int) -> str:
     return f"ws{n:02d}"
@@ -165,17 +162,6 @@ def airflow_stack(fleet, tmp_path, monkeypatch):
         yield base
 
 
-def wait_for_plan_runs(base: str, timeout: float = 1500) -> dict[str, list[dict]]:
-    """Each plan DAG's runs once it has one and none is queued or running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = {plan: dag_runs(base, f"cometly_sync_{plan}") for plan in PLANS}
-        if all(r and all(run["state"] in ("success", "failed") for run in r) for r in runs.values()):
-            return runs
-        time.sleep(10)
-    raise AssertionError(f"runs did not finish: { {p: [r['state'] for r in rs] for p, rs in runs.items()} }")
-
-
 def airflow_cpu_seconds() -> float:
     """User + system CPU of this test's Airflow components and all their descendants (LocalExecutor's
     workers and task processes, counted in their parents' totals once reaped), from /proc."""
@@ -217,20 +203,10 @@ def task_phases() -> list[tuple]:
 
 
 def marts(wh) -> dict[str, tuple[list, list]]:
-    ads = wh.execute(
-        "select workspace_id, report_date::text, ad_account_id, campaign_id, adset_id, ad_id, event_name,"
-        " event_label, results, result_value from marts.fct_ad_results_daily order by 1, 2, 6, 7"
-    ).fetchall()
-    spend = wh.execute(
-        "select workspace_id, report_date::text, campaign_id, campaign_name, spend, impressions, clicks"
-        " from marts.fct_campaign_results_daily order by 1, 2, 3"
-    ).fetchall()
-    by_workspace = defaultdict(lambda: ([], []))
-    for row in ads:
-        by_workspace[row[0]][0].append(row[1:])
-    for row in spend:
-        by_workspace[row[0]][1].append(row[1:])
-    return dict(by_workspace)
+    """{workspace: (its ad results, its campaigns' spend)} for every workspace in the marts."""
+    workspaces = wh.execute("select workspace_id from marts.fct_ad_results_daily"
+                            " union select workspace_id from marts.fct_campaign_results_daily").fetchall()
+    return {ws: (ad_results(wh, ws), campaign_results(wh, ws, CAMPAIGN_SPEND)) for (ws,) in workspaces}
 
 
 def expected_marts(n: int, shift: int) -> tuple[list, list]:
@@ -257,13 +233,13 @@ def rate_report(per_minute: list[dict]) -> tuple[dict, dict, dict]:
 
 def test_fleet_syncs_at_once_each_space_within_its_budget(wh, fleet, airflow_stack, tmp_path, capsys):
     api, shift, set_up_seconds = fleet
-    runs = wait_for_plan_runs(airflow_stack)
+    runs = wait_for_each_dags_runs(airflow_stack, tuple(f"cometly_sync_{plan}" for plan in PLANS))
     cpu = airflow_cpu_seconds()
     phases = task_phases()
-    call_log = requests.get(f"{api.url}/_fake/calls", timeout=60)
+    call_log = FakeAdmin(api, timeout=60).call("GET", "calls")
     # Every call with its fake time and status, for a look after a failure.
-    (tmp_path / "fake-calls.json").write_text(call_log.text)
-    log = call_log.json()["per_minute"]
+    (tmp_path / "fake-calls.json").write_text(json.dumps(call_log))
+    log = call_log["per_minute"]
     total, busiest, errors = rate_report(log)
     with capsys.disabled():
         print(f"\n{FLEET} workspaces (set up in {set_up_seconds:.0f} s), LocalExecutor parallelism {PARALLELISM},"
@@ -286,8 +262,8 @@ def test_fleet_syncs_at_once_each_space_within_its_budget(wh, fleet, airflow_sta
                 f"{e} {busiest.get((space, e), 0)}/{total.get((space, e), 0)}" for e in endpoints))
         print(f"error statuses per endpoint: { {f'{a} {e}': dict(s) for (a, e), s in errors.items()} or 'none'}")
 
-    assert {plan: [r["state"] for r in rs] for plan, rs in runs.items()} == {
-        plan: ["success"] * len(rs) for plan, rs in runs.items()}
+    assert {dag_id: [r["state"] for r in rs] for dag_id, rs in runs.items()} == {
+        dag_id: ["success"] * len(rs) for dag_id, rs in runs.items()}
     assert all(retried == 0 for _, _, retried, *_ in phases), "a task needed a retry: see the table above"
 
     for n in range(1, FLEET + 1):

@@ -7,12 +7,12 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-import requests
 
 from airflow_stack import metadata_connection as airflow_db
 from cometly_elt import credentials
 from cometly_elt.control.meta_accounts import TimezoneMismatch, timezone_mismatches
 from conftest import cli as checked_cli, free_port
+from helpers.fake_admin import FakeAdmin
 
 TREE = Path(__file__).parent / "data" / "meta_tree.json"
 WS = "h2acme"
@@ -48,10 +48,6 @@ def workspace(wh):
         credentials.delete(conn_id)
 
 
-def meta_calls(api) -> list[dict]:
-    return [c for c in requests.get(f"{api.url}/_fake/calls", timeout=10).json()["calls"] if c["api"] == "meta"]
-
-
 def warehouse_text(wh) -> str:
     """Every row of every warehouse table, as text."""
     tables = wh.execute("select format('%I.%I', schemaname, tablename) from pg_tables"
@@ -77,7 +73,7 @@ def test_connect_checks_the_token_then_stores_it_encrypted(fake_api, workspace, 
     assert "EAAB_acme_valid" not in password
     assert credentials.get(conn_id).password == "EAAB_acme_valid"
     assert "EAAB_acme_valid" not in extra and "EAAB_acme_valid" not in warehouse_text(wh)
-    assert [c["endpoint"] for c in meta_calls(api)] == ["act"]
+    assert [c["endpoint"] for c in FakeAdmin(api).calls("meta")] == ["act"]
 
 
 def test_several_accounts_and_a_warning_when_their_timezone_is_not_the_workspaces(fake_api, workspace, wh):
@@ -134,7 +130,7 @@ def test_a_malformed_account_id_is_refused_before_any_call(fake_api, workspace, 
     assert refused.returncode == 1
     assert refused.stderr == (f"cometly-elt: '{account}' is not an ad account id: use act_ followed by the account's"
                               " digits, e.g. act_1234567890 (Ads Manager shows it in the URL as act=1234567890)\n")
-    assert meta_calls(api) == []
+    assert FakeAdmin(api).calls("meta") == []
     assert wh.execute("select count(*) from control.meta_ad_accounts").fetchone() == (0,)
     assert stored_connections() == []
 
@@ -170,7 +166,7 @@ def test_an_unknown_workspace_is_refused_before_any_call(fake_api, workspace, wh
                   "--base-url", api.meta_url)
     assert refused.returncode == 1
     assert refused.stderr == "cometly-elt: no workspace 'nope': see 'cometly-elt workspace list'\n"
-    assert meta_calls(api) == []
+    assert FakeAdmin(api).calls("meta") == []
 
 
 def test_an_unreachable_base_url_is_one_line_and_stores_nothing(workspace, wh):

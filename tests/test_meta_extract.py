@@ -14,12 +14,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
 from dateutil.relativedelta import relativedelta
 
 from cometly_elt import credentials
 from cometly_elt.hooks.meta import MetaAdsHook, MetaTokenError
 from cometly_elt.meta.extract import ExtractResult, extract_account
+from helpers.fake_admin import FakeAdmin
 
 TREE = Path(__file__).parent / "data" / "meta_tree.json"
 WS = "h2acme"
@@ -133,14 +133,6 @@ def batches(wh) -> list[tuple]:
                     " from raw_meta.load_batches order by batch_id")
 
 
-def meta_calls(api) -> list[dict]:
-    return [c for c in requests.get(f"{api.url}/_fake/calls", timeout=10).json()["calls"] if c["api"] == "meta"]
-
-
-def meta_settings(api, **settings) -> None:
-    assert requests.post(f"{api.url}/_fake/meta/settings", json=settings, timeout=10).status_code == 200
-
-
 # ---------------------------------------------------------------- the example
 
 def test_example_tree_and_insights_equal_the_hand_written_expectation(fake_api, account, wh):
@@ -211,13 +203,13 @@ def test_paused_archived_and_deleted_objects_and_their_delivery_are_extracted(fa
 
 def test_deleted_objects_the_edges_do_not_list_are_read_by_id(fake_api, account, wh):
     api = fake_api(TREE)
-    meta_settings(api, deleted_in_edges=False)
+    FakeAdmin(api).meta_settings(deleted_in_edges=False)
     hook = account(api, "5000000001", "EAAB_tree_valid")
     extract_account(wh, hook, workspace_id=WS, ad_account_id="5000000001",
                     since=date(2026, 10, 1), until=date(2026, 10, 3))
     # The deleted ad without delivery (none here) would be missing; those with delivery are not.
     assert tree_tables(wh) == {"campaigns": TREE_CAMPAIGNS, "adsets": TREE_ADSETS, "ads": TREE_ADS}
-    assert sorted(c["path"] for c in meta_calls(api) if c["endpoint"] == "{id}") == [
+    assert sorted(c["path"] for c in FakeAdmin(api).calls("meta") if c["endpoint"] == "{id}") == [
         "/v25.0/120200000000000114/", "/v25.0/120200000000000400/", "/v25.0/120200000000000410/",
         "/v25.0/120200000000000411/"]
 
@@ -274,7 +266,7 @@ def test_dates_older_than_37_months_or_in_the_future_are_never_asked_for(fake_ap
     insight_batches = [b for b in batches(wh) if b[0] == "ad_insights_daily"]
     assert insight_batches[0][1] == earliest and insight_batches[-1][2] == today
     assert (result.insights_since, result.insights_until) == (earliest.isoformat(), today.isoformat())
-    assert all(c["status"] == 200 for c in meta_calls(api))  # no 3018, no "end in the future"
+    assert all(c["status"] == 200 for c in FakeAdmin(api).calls("meta"))  # no 3018, no "end in the future"
     assert result.insight_rows == 3
 
 
@@ -283,12 +275,12 @@ def test_a_range_entirely_beyond_37_months_asks_for_no_insights(fake_api, accoun
     result = extract_account(wh, account(api, "1000000001", "EAAB_acme_valid"), workspace_id=WS,
                              ad_account_id="1000000001", since=date(2021, 1, 1), until=date(2021, 12, 31))
     assert (result.insights_since, result.insight_rows, result.campaigns) == (None, 0, 2)
-    assert "act/insights" not in {c["endpoint"] for c in meta_calls(api)}
+    assert "act/insights" not in {c["endpoint"] for c in FakeAdmin(api).calls("meta")}
 
 
 def test_a_long_range_uses_async_report_runs_and_restarts_a_failed_one(fake_api, account, wh):
     api = fake_api()
-    requests.post(f"{api.url}/_fake/meta/report_runs", json={"plans": ["fails"]}, timeout=10)
+    FakeAdmin(api).call("POST", "meta/report_runs", {"plans": ["fails"]})
     hook = account(api, "1000000001", "EAAB_acme_valid")
     extract_account(wh, hook, workspace_id=WS, ad_account_id="1000000001",
                     since=date(2026, 2, 1), until=date(2026, 5, 31))
@@ -311,7 +303,7 @@ def test_a_long_history_has_its_report_runs_in_flight_together(fake_api, account
                     " from raw_meta.ad_insights_daily order by date_start") == EXAMPLE_INSIGHTS
     # Three 90-day runs, all started before the first poll: the history waits as long as one run.
     # Each completes on its fourth poll, then one page of results.
-    insights = [(c["method"], c["endpoint"]) for c in meta_calls(api) if c["endpoint"] != "act"][:18]
+    insights = [(c["method"], c["endpoint"]) for c in FakeAdmin(api).calls("meta") if c["endpoint"] != "act"][:18]
     assert insights == [("POST", "act/insights")] * 3 + [("GET", "{id}")] * 12 + [("GET", "{id}/insights")] * 3
     assert [b for b in batches(wh) if b[0] == "ad_insights_daily"] == [
         ("ad_insights_daily", date(2026, 1, 1), date(2026, 3, 31), "async", 3, 3, 0, 6),
@@ -322,14 +314,14 @@ def test_a_long_history_has_its_report_runs_in_flight_together(fake_api, account
 
 def test_too_much_data_splits_the_date_range(fake_api, account, wh):
     api = fake_api()
-    meta_settings(api, max_rows_per_sync_call=1)
+    FakeAdmin(api).meta_settings(max_rows_per_sync_call=1)
     hook = account(api, "1000000001", "EAAB_acme_valid")
     extract_account(wh, hook, workspace_id=WS, ad_account_id="1000000001",
                     since=date(2026, 2, 15), until=date(2026, 3, 15))
     assert rows(wh, "select campaign_id, adset_id, ad_id, date_start, spend, impressions, clicks, account_timezone"
                     " from raw_meta.ad_insights_daily order by date_start") == EXAMPLE_INSIGHTS
     # 02-15..03-15 (3 rows) → 02-15..03-01 (2 rows) → 02-15..02-22 + 02-23..03-01; then 03-02..03-15.
-    assert [c["status"] for c in meta_calls(api) if c["endpoint"] == "act/insights"] == [400, 400, 200, 200, 200]
+    assert [c["status"] for c in FakeAdmin(api).calls("meta", endpoint="act/insights")] == [400, 400, 200, 200, 200]
     assert [b for b in batches(wh) if b[0] == "ad_insights_daily"] == [
         ("ad_insights_daily", date(2026, 2, 15), date(2026, 3, 15), "sync", 3, 3, 0, 5)]
 
@@ -345,8 +337,7 @@ def test_malformed_insights_rows_are_kept_aside_with_why(fake_api, account, wh):
     weekly = {**good, "date_stop": "2026-03-07"}
     outside = {**good, "date_start": "2026-04-01", "date_stop": "2026-04-01"}
     body = {"data": [good, bad_spend, no_ad, weekly, outside], "paging": {"cursors": {"before": "a", "after": "b"}}}
-    requests.put(f"{api.url}/_fake/faults", timeout=10, json={"rules": [
-        {"api": "meta", "path": "/insights$", "times": 1, "status": 200, "body": body}]})
+    FakeAdmin(api).faults({"api": "meta", "path": "/insights$", "times": 1, "status": 200, "body": body})
     result = extract_account(wh, account(api, "1000000001", "EAAB_acme_valid"), workspace_id=WS,
                              ad_account_id="1000000001", since=date(2026, 2, 15), until=date(2026, 3, 15))
 

@@ -27,6 +27,7 @@ from cometly_elt.hooks.meta import (
     backoff_seconds,
     regain_seconds,
 )
+from helpers.fake_admin import FakeAdmin
 
 TREE = Path(__file__).parent / "data" / "meta_tree.json"
 ACME, TREE_ACCOUNT = "act_1000000001", "act_5000000001"
@@ -62,19 +63,6 @@ def stored_hook(airflow_metadata):
         credentials.delete(conn_id)
 
 
-def faults(api, *rules: dict) -> None:
-    response = requests.put(f"{api.url}/_fake/faults", json={"rules": list(rules)}, timeout=10)
-    assert response.status_code == 200, response.text
-
-
-def meta_settings(api, **settings) -> None:
-    assert requests.post(f"{api.url}/_fake/meta/settings", json=settings, timeout=10).status_code == 200
-
-
-def meta_calls(api) -> list[dict]:
-    return [c for c in requests.get(f"{api.url}/_fake/calls", timeout=10).json()["calls"] if c["api"] == "meta"]
-
-
 def spend_rows(rows: list[dict]) -> list[tuple]:
     return [(r["ad_id"], r["spend"], r["date_start"]) for r in rows]
 
@@ -86,20 +74,20 @@ def test_paging_with_a_page_size_of_1_follows_next_until_it_is_absent(fake_api, 
     hook = stored_hook(api, TREE_TOKEN, page_size=1)
     campaigns = list(hook.paginate(f"{TREE_ACCOUNT}/campaigns", ALL_CAMPAIGNS))
     assert [c["id"] for c in campaigns] == CAMPAIGN_IDS
-    assert [c["endpoint"] for c in meta_calls(api)] == ["act/campaigns"] * 4
+    assert [c["endpoint"] for c in FakeAdmin(api).calls("meta")] == ["act/campaigns"] * 4
     assert hook.api_calls == 4
 
 
 def test_an_empty_page_with_next_does_not_end_the_listing(fake_api, stored_hook):
     api = fake_api(TREE, "--no-rate-limits")
-    meta_settings(api, empty_first_page=True)
+    FakeAdmin(api).meta_settings(empty_first_page=True)
     campaigns = list(stored_hook(api, TREE_TOKEN).paginate(f"{TREE_ACCOUNT}/campaigns", ALL_CAMPAIGNS))
     assert [c["id"] for c in campaigns] == CAMPAIGN_IDS
 
 
 def test_short_pages_do_not_end_the_listing(fake_api, stored_hook):
     api = fake_api(TREE, "--no-rate-limits")
-    meta_settings(api, short_pages=True)
+    FakeAdmin(api).meta_settings(short_pages=True)
     hook = stored_hook(api, TREE_TOKEN, page_size=4)
     assert [c["id"] for c in hook.paginate(f"{TREE_ACCOUNT}/campaigns", ALL_CAMPAIGNS)] == CAMPAIGN_IDS
     assert hook.api_calls == 2
@@ -107,11 +95,11 @@ def test_short_pages_do_not_end_the_listing(fake_api, stored_hook):
 
 def test_reduce_the_amount_of_data_halves_the_page_size(fake_api, stored_hook):
     api = fake_api(TREE, "--no-rate-limits")
-    meta_settings(api, max_limit=2)
+    FakeAdmin(api).meta_settings(max_limit=2)
     hook = stored_hook(api, TREE_TOKEN, page_size=8)
     assert [c["id"] for c in hook.paginate(f"{TREE_ACCOUNT}/campaigns", ALL_CAMPAIGNS)] == CAMPAIGN_IDS
     # limit 8 → 500, limit 4 → 500, then two pages of 2.
-    assert [c["status"] for c in meta_calls(api)] == [500, 500, 200, 200]
+    assert [c["status"] for c in FakeAdmin(api).calls("meta")] == [500, 500, 200, 200]
 
 
 # ---------------------------------------------------------------- errors that fail at once
@@ -121,7 +109,7 @@ def test_expired_token_fails_at_once_saying_how_to_get_a_new_one(fake_api, store
     with pytest.raises(MetaTokenError) as raised:
         stored_hook(api, "EAAB_acme_expired").get(f"{ACME}/", {"fields": ["name"]})
     assert str(raised.value) == f"the Meta access token has expired (error 190/463): {NEW_TOKEN_HOW}"
-    assert len(meta_calls(api)) == 1
+    assert len(FakeAdmin(api).calls("meta")) == 1
 
 
 def test_invalidated_token_fails_at_once(fake_api, stored_hook):
@@ -131,12 +119,12 @@ def test_invalidated_token_fails_at_once(fake_api, stored_hook):
     assert str(raised.value) == (
         "the Meta access token was invalidated (password change or security reset) (error 190/460): "
         + NEW_TOKEN_HOW.replace("act_1000000001", TREE_ACCOUNT))
-    assert len(meta_calls(api)) == 1
+    assert len(FakeAdmin(api).calls("meta")) == 1
 
 
 def test_missing_token_error_104_and_an_empty_stored_token(fake_api, stored_hook):
     api = fake_api()
-    faults(api, {"api": "meta", "times": 1, "status": 400, "body": {"error": {
+    FakeAdmin(api).faults({"api": "meta", "times": 1, "status": 400, "body": {"error": {
         "message": "An access token is required to request this resource.", "type": "OAuthException",
         "code": 104, "fbtrace_id": "Afake"}}})
     with pytest.raises(MetaTokenError) as raised:
@@ -145,7 +133,7 @@ def test_missing_token_error_104_and_an_empty_stored_token(fake_api, stored_hook
 
     with pytest.raises(MetaTokenError):
         stored_hook(api, token="").get(f"{ACME}/")
-    assert len(meta_calls(api)) == 1  # the empty token never left the machine
+    assert len(FakeAdmin(api).calls("meta")) == 1  # the empty token never left the machine
 
 
 def test_an_account_the_token_cannot_read_is_a_permission_error(fake_api, stored_hook):
@@ -155,7 +143,7 @@ def test_an_account_the_token_cannot_read_is_a_permission_error(fake_api, stored
     assert str(raised.value) == (
         "the Meta access token cannot read ad account act_5000000003 (error 200): give the token's system user"
         " access to the ad account in Meta Business Settings, or connect a token that can read it")
-    assert len(meta_calls(api)) == 1
+    assert len(FakeAdmin(api).calls("meta")) == 1
 
 
 def test_other_api_errors_are_not_retried(fake_api, stored_hook):
@@ -163,7 +151,7 @@ def test_other_api_errors_are_not_retried(fake_api, stored_hook):
     with pytest.raises(MetaApiError) as raised:
         stored_hook(api).get(f"{ACME}/", {"fields": ["colour"]})
     assert str(raised.value).startswith("Meta error 100 on act_1000000001/: (#100) Tried accessing nonexisting field")
-    assert len(meta_calls(api)) == 1
+    assert len(FakeAdmin(api).calls("meta")) == 1
 
 
 # ---------------------------------------------------------------- errors that are retried
@@ -172,20 +160,21 @@ def test_a_throttle_then_success(fake_api, stored_hook):
     api = fake_api()
     usage = {"1000000001": [{"type": "ads_management", "call_count": 100, "total_cputime": 20, "total_time": 20,
                              "estimated_time_to_regain_access": 2}]}
-    faults(api, {"api": "meta", "path": "/campaigns$", "times": 1, "status": 400, "body": THROTTLE_BODY,
-                 "headers": {"x-business-use-case-usage": json.dumps(usage)}})
+    FakeAdmin(api).faults({"api": "meta", "path": "/campaigns$", "times": 1, "status": 400, "body": THROTTLE_BODY,
+                           "headers": {"x-business-use-case-usage": json.dumps(usage)}})
     campaigns = list(stored_hook(api).paginate(f"{ACME}/campaigns", {"fields": ["id"]}))
     assert [c["id"] for c in campaigns] == ["2000000001", "2000000002"]
-    assert [(c["endpoint"], c["status"]) for c in meta_calls(api)] == [("act/campaigns", 400), ("act/campaigns", 200)]
+    assert [(c["endpoint"], c["status"]) for c in FakeAdmin(api).calls("meta")] == [
+        ("act/campaigns", 400), ("act/campaigns", 200)]
 
 
 @pytest.mark.parametrize("code", [4, 17, 613, 80000, 80004])
 def test_every_throttle_code_is_retried(fake_api, stored_hook, code):
     api = fake_api()
     body = {"error": {**THROTTLE_BODY["error"], "code": code, "message": f"(#{code}) limit reached"}}
-    faults(api, {"api": "meta", "times": 2, "status": 400, "body": body})
+    FakeAdmin(api).faults({"api": "meta", "times": 2, "status": 400, "body": body})
     assert stored_hook(api).get(f"{ACME}/", {"fields": ["name"]}) == {"id": ACME, "name": "Acme Ads"}
-    assert [c["status"] for c in meta_calls(api)] == [400, 400, 200]
+    assert [c["status"] for c in FakeAdmin(api).calls("meta")] == [400, 400, 200]
 
 
 @pytest.mark.parametrize("rule", [
@@ -205,7 +194,7 @@ def test_every_throttle_code_is_retried(fake_api, stored_hook, code):
 ], ids=["code-2", "code-1", "is_transient", "502-html", "malformed-json", "reset", "timeout"])
 def test_a_transient_failure_then_success(fake_api, stored_hook, rule):
     api = fake_api()
-    faults(api, {"api": "meta", "times": 1, **rule})
+    FakeAdmin(api).faults({"api": "meta", "times": 1, **rule})
     hook = stored_hook(api, timeout=1)
     assert hook.get(f"{ACME}/", {"fields": ["name"]}) == {"id": ACME, "name": "Acme Ads"}
     assert hook.api_calls == 2
@@ -213,7 +202,7 @@ def test_a_transient_failure_then_success(fake_api, stored_hook, rule):
 
 def test_retries_end_after_max_attempts_with_one_line(fake_api, stored_hook):
     api = fake_api()
-    faults(api, {"api": "meta", "status": 503, "body": "Service Unavailable"})
+    FakeAdmin(api).faults({"api": "meta", "status": 503, "body": "Service Unavailable"})
     hook = stored_hook(api)
     with pytest.raises(MetaTransientError) as raised:
         hook.get(f"{ACME}/")
@@ -240,18 +229,19 @@ def test_a_throttle_waits_as_long_as_the_usage_headers_say_within_the_cap():
 
 def test_async_report_run_that_fails_once_then_succeeds(fake_api, stored_hook):
     api = fake_api()
-    requests.post(f"{api.url}/_fake/meta/report_runs", json={"plans": ["fails"]}, timeout=10)
+    FakeAdmin(api).call("POST", "meta/report_runs", {"plans": ["fails"]})
     rows = stored_hook(api).run_report(ACME, DAILY)
     assert spend_rows(rows) == EXAMPLE_SPEND
-    assert [c["endpoint"] for c in meta_calls(api) if c["method"] == "POST"] == ["act/insights", "act/insights"]
+    assert [c["endpoint"] for c in FakeAdmin(api).calls("meta") if c["method"] == "POST"] == [
+        "act/insights", "act/insights"]
 
 
 def test_100_percent_while_job_running_is_not_complete(fake_api, stored_hook):
     api = fake_api()
-    requests.post(f"{api.url}/_fake/meta/report_runs", json={"plans": ["percent_100_while_running"]}, timeout=10)
+    FakeAdmin(api).call("POST", "meta/report_runs", {"plans": ["percent_100_while_running"]})
     rows = stored_hook(api).run_report(ACME, DAILY)
     assert spend_rows(rows) == EXAMPLE_SPEND
-    calls = meta_calls(api)
+    calls = FakeAdmin(api).calls("meta")
     # Results were asked for once, after Job Completed: never early (which is a 400 from Meta).
     assert [c["status"] for c in calls] == [200] * len(calls)
     assert [c["endpoint"] for c in calls] == ["act/insights"] + ["{id}"] * 5 + ["{id}/insights"]
@@ -259,7 +249,7 @@ def test_100_percent_while_job_running_is_not_complete(fake_api, stored_hook):
 
 def test_a_report_run_that_fails_twice_is_given_up(fake_api, stored_hook):
     api = fake_api()
-    requests.post(f"{api.url}/_fake/meta/report_runs", json={"plans": ["skipped", "fails"]}, timeout=10)
+    FakeAdmin(api).call("POST", "meta/report_runs", {"plans": ["skipped", "fails"]})
     with pytest.raises(MetaReportFailed) as raised:
         stored_hook(api).run_report(ACME, DAILY)
     assert str(raised.value) == "Meta could not build the insights report for act_1000000001 (Job Failed, 2 attempts)"
@@ -270,13 +260,14 @@ def test_a_report_run_that_fails_twice_is_given_up(fake_api, stored_hook):
 def test_the_token_is_never_in_a_log_a_message_a_url_or_a_repr(fake_api, stored_hook, caplog):
     api = fake_api()
     caplog.set_level(logging.DEBUG)
-    faults(api, {"api": "meta", "times": 1, "fault": "reset"})
+    FakeAdmin(api).faults({"api": "meta", "times": 1, "fault": "reset"})
     hook = stored_hook(api, "EAAB_acme_expired")
     with pytest.raises(MetaTokenError) as raised:
         hook.get(f"{ACME}/", {"fields": ["name"]})
     valid = stored_hook(api, VALID)
     list(valid.paginate(f"{ACME}/campaigns", {"fields": ["id"]}))
-    seen = [caplog.text, str(raised.value), repr(raised.value), repr(hook), repr(valid), json.dumps(meta_calls(api))]
+    seen = [caplog.text, str(raised.value), repr(raised.value), repr(hook), repr(valid),
+            json.dumps(FakeAdmin(api).calls("meta"))]
     for text in seen:
         assert "EAAB_acme_expired" not in text and VALID not in text
 

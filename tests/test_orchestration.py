@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import cli, set_up_workspace
+from helpers.fake_admin import FakeAdmin
 
 # Tier (tests/conftest.py): `airflow dags test` runs the plan DAGs.
 pytestmark = pytest.mark.airflow
@@ -72,10 +73,7 @@ def test_a_failing_workspace_leaves_the_others_synced_and_is_named(wh, fast_fake
     api = fast_fake(two_keys, "--no-rate-limits")
     set_up_workspace(api, "good", plan="pro")
     set_up_workspace(api, "revoked", plan="pro", api_key="ck_acme_second")
-    import requests
-
-    requests.post(f"{api.url}/_fake/cometly/keys", json={"key": "ck_acme_second", "status": "revoked"},
-                  timeout=10).raise_for_status()
+    FakeAdmin(api).call("POST", "cometly/keys", {"key": "ck_acme_second", "status": "revoked"})
 
     run = dags_test("cometly_sync_pro", "2026-03-04T03:00:00+00:00")
     assert run.returncode != 0

@@ -16,9 +16,10 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import requests
 
 from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
+from helpers.expected_marts import ad_results
+from helpers.fake_admin import FakeAdmin
 
 # Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.
 pytestmark = pytest.mark.airflow
@@ -32,8 +33,7 @@ LAST_TOUCH = [("2026-03-02", "4000000001", "lead_generated"), ("2026-03-02", "40
 
 
 def marts(wh):
-    return wh.execute("select report_date::text, ad_id, event_name from marts.fct_ad_results_daily"
-                      " where workspace_id = %s order by 1, 2, 3", (WS,)).fetchall()
+    return ad_results(wh, WS, ("report_date::text", "ad_id", "event_name"))
 
 
 def status(workspace_id=WS) -> dict:
@@ -56,14 +56,14 @@ def test_model_change_is_built_beside_and_swapped_in_only_when_complete(wh, fast
 
     # Cometly refuses the reprocess's request (the sync's second: the first re-reads the active version's
     # last days): the sync fails, the marts keep the old, complete numbers.
-    requests.put(f"{api.url}/_fake/faults", timeout=10, json={"rules": [
+    FakeAdmin(api).faults(
         {"api": "cometly", "method": "GET", "path": "/events$", "calls": [2], "fault": "status", "status": 422,
-         "body": {"message": "The attribution model field is invalid."}}]}).raise_for_status()
+         "body": {"message": "The attribution model field is invalid."}})
     assert cli("sync", WS, check=False).returncode != 0
     assert marts(wh) == FIRST_TOUCH
     assert status()["attribution"]["version"] == 1
 
-    requests.delete(f"{api.url}/_fake/faults", timeout=10).raise_for_status()
+    FakeAdmin(api).clear_faults()
     cli("sync", WS)
     assert marts(wh) == LAST_TOUCH
     after = status()

@@ -29,54 +29,28 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import EXAMPLE_SCENARIO, cli, set_up_workspace
+from conftest import cli
+from helpers import expected_marts
+from helpers.expected_marts import EXPECTED_AD_RESULTS, ad_results
 
 # Tier (tests/conftest.py): `cometly-elt sync` and `results set` run their DAGs in-process.
 pytestmark = pytest.mark.airflow
 
+# The workspace of the `acme` fixture (tests/airflow_stack.py).
 WS = "acme"
 
 
-@pytest.fixture
-def acme(wh, fast_fake):
-    api = fast_fake(EXAMPLE_SCENARIO, "--no-rate-limits")
-    # The example's events are months old: recent-data discovery does not see the custom one's label,
-    # so it is selected by name; its label arrives with the synced rows.
-    set_up_workspace(api, WS)
-    return api
-
-
-def ad_results(wh):
-    return wh.execute(
-        "select report_date::text, ad_account_id, campaign_id, adset_id, ad_id, event_name, event_label,"
-        " results, result_value from marts.fct_ad_results_daily where workspace_id = %s order by 1, 5, 6",
-        (WS,),
-    ).fetchall()
-
-
 def campaign_results(wh):
-    return wh.execute(
-        "select report_date::text, campaign_id, campaign_name, result_event, results, result_value,"
-        " spend, impressions, clicks, cost_per_result, round(roas, 4)"
-        " from marts.fct_campaign_results_daily where workspace_id = %s order by 1, 2",
-        (WS,),
-    ).fetchall()
-
-
-EXPECTED_AD_RESULTS = [
-    ("2026-03-02", "1000000001", "2000000001", "3000000001", "4000000001", "purchase", "purchase", 1, Decimal("89.5")),
-    ("2026-03-02", "1000000001", "2000000002", "3000000002", "4000000002", "lead_generated", "lead_generated", 1,
-     Decimal("0")),
-    ("2026-03-04", "1000000001", "2000000002", "3000000002", "4000000002", "custom_event_3", "Demo Booked", 1,
-     Decimal("0")),
-]
+    return expected_marts.campaign_results(wh, WS, (
+        "report_date::text", "campaign_id", "campaign_name", "result_event", "results", "result_value", "spend",
+        "impressions", "clicks", "cost_per_result", "round(roas, 4)"))
 
 
 def test_sync_now_then_result_metric_gives_the_hand_worked_marts(acme, wh):
     sync = cli("sync", WS)
     assert "Synced 'acme'" in sync.stdout
 
-    assert ad_results(wh) == EXPECTED_AD_RESULTS
+    assert ad_results(wh, WS) == EXPECTED_AD_RESULTS
     assert wh.execute(
         "select campaign_id, campaign_name, status, objective from marts.dim_campaigns"
         " where workspace_id = %s order by 1", (WS,)
@@ -116,10 +90,10 @@ def test_sync_now_then_result_metric_gives_the_hand_worked_marts(acme, wh):
 
 def test_rerunning_sync_changes_nothing(acme, wh):
     cli("sync", WS)
-    first = (ad_results(wh), campaign_results(wh))
+    first = (ad_results(wh, WS), campaign_results(wh))
     cli("sync", WS)
     cli("sync", WS, "--full-refresh")
-    assert (ad_results(wh), campaign_results(wh)) == first
+    assert (ad_results(wh, WS), campaign_results(wh)) == first
     # received = loaded + rejected in every batch (the table's check constraint holds it; count them)
     assert wh.execute("select count(*) from raw_cometly.load_batches where workspace_id = %s", (WS,)).fetchone()[0] > 0
 

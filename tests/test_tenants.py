@@ -27,7 +27,13 @@ import pytest
 from psycopg import sql
 
 from conftest import EXAMPLE_SCENARIO, FakeApi, cli, empty_warehouse, set_up_workspace
-from test_sync_e2e import EXPECTED_AD_RESULTS
+from helpers.expected_marts import (
+    CAMPAIGN_SPEND,
+    EXPECTED_AD_RESULTS,
+    EXPECTED_CAMPAIGN_SPEND,
+    ad_results,
+    campaign_results,
+)
 
 # Tier (tests/conftest.py): `cometly-elt sync` runs the Sync Now DAG in-process.
 pytestmark = pytest.mark.airflow
@@ -81,29 +87,6 @@ def two_tenants(tenants_wh, tmp_path_factory):
                 cli("workspace", "remove", ws, "--yes", check=False)
 
 
-def ad_results(wh, ws):
-    return wh.execute(
-        "select report_date::text, ad_account_id, campaign_id, adset_id, ad_id, event_name, event_label,"
-        " results, result_value from marts.fct_ad_results_daily where workspace_id = %s order by 1, 5, 6",
-        (ws,),
-    ).fetchall()
-
-
-def campaign_spend(wh, ws):
-    return wh.execute(
-        "select report_date::text, campaign_id, campaign_name, spend, impressions, clicks"
-        " from marts.fct_campaign_results_daily where workspace_id = %s order by 1, 2",
-        (ws,),
-    ).fetchall()
-
-
-SPEND = [
-    ("2026-02-20", "2000000002", "Leads Q1", Decimal("30.00"), 2500, 40),
-    ("2026-03-01", "2000000001", "Spring Sale", Decimal("50.00"), 4000, 80),
-    ("2026-03-02", "2000000001", "Spring Sale", Decimal("45.50"), 3900, 71),
-]
-
-
 def tenant_tables(conn) -> list[tuple[str, str]]:
     """Every table or view, in every schema, with a workspace_id column."""
     return conn.execute(
@@ -142,8 +125,8 @@ def test_workspaces_with_colliding_ids_see_only_their_own_rows(two_tenants):
         ("2026-03-02", "1000000001", "2000000001", "3000000001", "4000000001", "purchase", "purchase", 1,
          Decimal("200")),
     ]
-    assert campaign_spend(wh, A) == SPEND
-    assert campaign_spend(wh, B) == SPEND
+    assert campaign_results(wh, A, CAMPAIGN_SPEND) == EXPECTED_CAMPAIGN_SPEND
+    assert campaign_results(wh, B, CAMPAIGN_SPEND) == EXPECTED_CAMPAIGN_SPEND
     assert wh.execute(
         "select workspace_id, campaign_id, campaign_name from marts.dim_campaigns"
         " where workspace_id in (%s, %s) order by 1, 2", (A, B)

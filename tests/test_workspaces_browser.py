@@ -9,13 +9,11 @@ Screenshots of every step go to test-artifacts/workspaces/.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from airflow_stack import airflow_components, wait_for_dag_parsed
 from conftest import EXAMPLE_SCENARIO, ROOT, cli
-from test_airflow_ui import chromium, page  # noqa: F401
+from helpers.browser import screenshot
 
 pytestmark = [pytest.mark.airflow, pytest.mark.browser]
 
@@ -40,13 +38,6 @@ def stack(api, tmp_path, monkeypatch):
         yield base
 
 
-def screenshot(page, step: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{step}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
 def test_connect_select_sync_and_set_a_result_from_the_workspaces_page(wh, api, stack, page):
     from cometly_elt.trigger import admin_login
 
@@ -62,10 +53,10 @@ def test_connect_select_sync_and_set_a_result_from_the_workspaces_page(wh, api, 
     page.get_by_role("link", name="Workspaces").first.click()
     page.wait_for_url(f"{base}/plugin/workspaces")
     frame = page.frame_locator("iframe")
-    screenshot(page, "01-list")
+    screenshot(page, ARTIFACTS, "01-list")
     frame.get_by_role("link", name="Acme").click()
     frame.locator("#api_key").wait_for()
-    screenshot(page, "02-card-not-connected")
+    screenshot(page, ARTIFACTS, "02-card-not-connected")
 
     frame.locator("#api_key").fill("ck_acme_live")
     frame.get_by_text("API address", exact=True).click()  # the fake's, instead of Cometly's own
@@ -73,7 +64,7 @@ def test_connect_select_sync_and_set_a_result_from_the_workspaces_page(wh, api, 
     frame.get_by_role("button", name="Connect").first.click()
     frame.get_by_role("status").filter(has_text="the key is valid and stored encrypted").wait_for()
     assert frame.locator("#api_key").input_value() == ""
-    screenshot(page, "03-key-connected")
+    screenshot(page, ARTIFACTS, "03-key-connected")
 
     # The example Space's conversions are older than the 30 days looked at: said plainly, standard events offered.
     available = frame.locator("[data-available]")
@@ -81,17 +72,17 @@ def test_connect_select_sync_and_set_a_result_from_the_workspaces_page(wh, api, 
     available.locator("li[data-event=purchase]").click()
     frame.locator("[data-selected] li[data-event=purchase]").wait_for()
     frame.get_by_text(f"Selected for '{WS}': purchase.").wait_for()
-    screenshot(page, "04-event-selected")
+    screenshot(page, ARTIFACTS, "04-event-selected")
     assert [e for (e,) in wh.execute("select event_name from control.selected_events")] == ["purchase"]
 
     frame.get_by_role("button", name="Sync Now").click()
     frame.get_by_text("Sync Now started for 'acme'").wait_for()
     frame.locator("#live [data-banner]").filter(has_text="Sync Now").wait_for()
-    screenshot(page, "05-sync-banner")
+    screenshot(page, ARTIFACTS, "05-sync-banner")
     last_synced = frame.locator("[data-last-synced]")
     assert last_synced.inner_text().startswith("never")
     last_synced.filter(has_text="ago").wait_for(timeout=600_000)
-    screenshot(page, "06-last-synced")
+    screenshot(page, ARTIFACTS, "06-last-synced")
     assert wh.execute("select last_synced_at is not null from control.sync_state").fetchone() == (True,)
 
     # Campaigns are known after the first sync: Spring Sale's Results column becomes Cometly's purchase.
@@ -102,13 +93,13 @@ def test_connect_select_sync_and_set_a_result_from_the_workspaces_page(wh, api, 
     form.get_by_role("button", name="Save & Update Results").click()
     frame.get_by_text("Campaign 2000000001 now counts 'purchase' as its result.").wait_for()
     frame.locator("#live [data-banner]").filter(has_text="Result backfill").first.wait_for()
-    screenshot(page, "07-result-backfill-banner")
+    screenshot(page, ARTIFACTS, "07-result-backfill-banner")
     frame.locator("#live [data-banner]").filter(has_text="(done)").wait_for(timeout=600_000)
     page.set_viewport_size({"width": 1400, "height": 1700})  # the whole card, for docs/workspaces-card.png
     page.reload()
     frame = page.frame_locator("iframe")
     frame.locator("form[data-campaign='2000000001'] .badge.cometly").wait_for()
     frame.locator("[data-available] li[data-event]").first.wait_for()
-    screenshot(page, "08-card")
+    screenshot(page, ARTIFACTS, "08-card")
     assert wh.execute("select campaign_id, event_name from control.result_metrics").fetchall() == [
         ("2000000001", "purchase")]
