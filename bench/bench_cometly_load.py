@@ -1,7 +1,7 @@
 """Benchmark: Cometly events from the fake API into raw_cometly.events. Not a test: it prints figures.
 
 Part 1, limits lifted, events/s from the fake to the raw table, one run, side by side:
-  ours     extract_window (list path, one window per local day, shared budget in PostgreSQL);
+  ours     fill (list path, one window per local day, shared budget in PostgreSQL);
   ceiling  the same pages fetched, decoded (msgspec) and COPYed by the simplest possible code;
   naive    the plain Airflow way: a page loop with HttpHook + PostgresHook.insert_rows;
   fetch    the same pages fetched and not even decoded: the fake's own pace, a bound for all.
@@ -37,7 +37,7 @@ import requests
 
 from bench_db import bench_database
 from cometly_elt.cometly import catalog
-from cometly_elt.cometly.extract import COLUMNS, extract_window
+from cometly_elt.cometly.extract import COLUMNS, fill, window_jobs
 from cometly_elt.cometly.rate_budget import RateBudget
 from cometly_elt.cometly.windows import request_bounds
 from cometly_elt.hooks.cometly import CometlyHook
@@ -100,8 +100,8 @@ def local_days(first: date, count: int) -> list[tuple[datetime, datetime]]:
 
 def our_extraction(conn, hook: CometlyHook, workspace: str, windows, events: list[str], method: str = "list"):
     results = [
-        extract_window(conn, hook, workspace_id=workspace, settings_version=1, model=MODEL, window_days=WINDOW_DAYS,
-                       event_names=events, timezone=TZ, utc_start=start, utc_end=end, method=method)
+        fill(conn, hook, workspace_id=workspace, settings_version=1, model=MODEL, window_days=WINDOW_DAYS,
+             timezone=TZ, jobs=window_jobs(events, start, end), method=method)
         for start, end in windows
     ]
     return results
@@ -290,9 +290,8 @@ def part_2(db_url: str, days: int, events_per_day: int, export_days: int) -> dic
         with psycopg.connect(db_url, autocommit=True) as conn:
             hook = CometlyHook.for_key(fake.cometly_url, KEY, budget=RateBudget(db_url, "limited", minute=60 / SPEED))
             window = (local_days(START, 1)[0][0], local_days(START, export_days)[-1][1])
-            extract_window(conn, hook, workspace_id="exported", settings_version=1, model=MODEL,
-                           window_days=WINDOW_DAYS, event_names=events, timezone=TZ,
-                           utc_start=window[0], utc_end=window[1], method="export")
+            fill(conn, hook, workspace_id="exported", settings_version=1, model=MODEL, window_days=WINDOW_DAYS,
+                 timezone=TZ, jobs=window_jobs(events, *window), method="export")
             hook.budget.close()
         log = fake.calls()
         count = {name: sum(c["endpoint"] == name for c in log) for name in ("create_export", "export_status")}
@@ -331,7 +330,7 @@ def report(p1: dict, p2: dict, args) -> str:
         "",
         "| way | events | seconds | events/s | ours ÷ it |",
         "|---|---:|---:|---:|---:|",
-        f"| ours (`extract_window`, list path, shared budget, validation, replacing load) | {ours.events:,}"
+        f"| ours (`fill`, list path, shared budget, validation, replacing load) | {ours.events:,}"
         f" | {ours.seconds:.1f} | {ours.rate:,.0f} | 1.00 |",
         f"| ceiling: same pages, msgspec decode, plain COPY | {top.events:,} | {top.seconds:.1f} | {top.rate:,.0f}"
         f" | {ours.rate / top.rate:.2f} |",

@@ -4,7 +4,7 @@ Side by side, limits on, the fake's clock sped up (a Cometly minute lasts 60/SPE
   ours      reconcile's count (`reconcile.count_cometly`): one GET /events walk over the whole
             range, every event at once, `event_name` only, 4,000 rows a page;
   baseline  counting by extracting the range again the way a sync extracts history
-            (`extract_window(method="export")`: one export per local day, then its rows loaded).
+            (`fill(method="export")`: one export per local day, then its rows loaded).
 Both spend one Space's shared rate budget (PostgreSQL), as the command does.
 
     source .local/env.sh && python bench/bench_reconcile.py [--days 365] [--events-per-day 800] [--write]
@@ -27,7 +27,7 @@ import requests
 from bench_cometly_load import KEY, START, TZ, Fake, local_days, world
 from bench_db import bench_database
 from cometly_elt.cometly import catalog
-from cometly_elt.cometly.extract import extract_window
+from cometly_elt.cometly.extract import fill, window_jobs
 from cometly_elt.cometly.rate_budget import DOCUMENTED_LIMITS, RateBudget
 from cometly_elt.hooks.cometly import CometlyHook
 from cometly_elt.reconcile import Settings, count_cometly
@@ -66,9 +66,8 @@ def baseline(fake: Fake, db_url: str, days: int) -> dict:
     started = time.monotonic()
     try:
         with psycopg.connect(db_url, autocommit=True) as conn:
-            result = extract_window(conn, hook, workspace_id="baseline", settings_version=1, model=MODEL,
-                                    window_days=WINDOW_DAYS, event_names=events, timezone=TZ,
-                                    utc_start=window[0], utc_end=window[1], method="export")
+            result = fill(conn, hook, workspace_id="baseline", settings_version=1, model=MODEL,
+                          window_days=WINDOW_DAYS, timezone=TZ, jobs=window_jobs(events, *window), method="export")
     finally:
         hook.budget.close()
     log = [c for c in fake.calls() if c["endpoint"] in ("create_export", "export_status", "list_events")]

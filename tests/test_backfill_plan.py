@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from cometly_elt.cometly.extract import extract_window
+from cometly_elt.cometly.extract import fill, window_jobs
 from cometly_elt.cometly.rate_budget import RateBudget
 from cometly_elt.hooks.cometly import CometlyHook
 from helpers.fake_admin import FakeAdmin
@@ -49,10 +49,10 @@ def extract_days(warehouse_url: str, cometly_url: str, first: int, days: int, st
         if start_together is not None:
             start_together.wait()
         try:
-            return extract_window(
-                conn, hook, workspace_id="ws1", settings_version=1, model="first_touch", window_days=0,
-                event_names=["purchase"], timezone=NY, utc_start=FIRST_DAY + timedelta(days=first),
-                utc_end=FIRST_DAY + timedelta(days=first + days), method="export",
+            return fill(
+                conn, hook, workspace_id="ws1", settings_version=1, model="first_touch", window_days=0, timezone=NY,
+                jobs=window_jobs(["purchase"], FIRST_DAY + timedelta(days=first),
+                                 FIRST_DAY + timedelta(days=first + days)), method="export",
             ).loaded
         finally:
             hook.budget.close()

@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cometly_elt.cometly.extract import extract_window
+from cometly_elt.cometly.extract import fill, window_jobs
 from cometly_elt.cometly.rate_budget import RateBudget
 from cometly_elt.errors import UserError
 from cometly_elt.hooks.cometly import CometlyHook
@@ -68,9 +68,9 @@ def extract(wh, api, window=WEEK, *, key=KEY, workspace="ws1", version=1, events
     if hook.budget is None:
         hook.budget = RateBudget(os.environ["WAREHOUSE_URL"], workspace, minute=minute)
     try:
-        return extract_window(
+        return fill(
             wh, hook, workspace_id=workspace, settings_version=version, model=model, window_days=window_days,
-            event_names=events, timezone=tz, utc_start=window[0], utc_end=window[1], method=method, **kwargs,
+            timezone=tz, jobs=window_jobs(events, window[0], window[1]), method=method, **kwargs,
         )
     finally:
         hook.budget.close()
@@ -494,9 +494,8 @@ def _extract_in_another_process(args):
     warehouse_url, cometly_url, window, minute = args
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         hook = CometlyHook.for_key(cometly_url, "ck_test", budget=RateBudget(warehouse_url, "ws1", minute=minute))
-        result = extract_window(conn, hook, workspace_id="ws1", settings_version=1, model="first_touch",
-                                window_days=0, event_names=["purchase"], timezone=NY,
-                                utc_start=window[0], utc_end=window[1], per_page=1, method="list")
+        result = fill(conn, hook, workspace_id="ws1", settings_version=1, model="first_touch", window_days=0,
+                      timezone=NY, jobs=window_jobs(["purchase"], window[0], window[1]), per_page=1, method="list")
         hook.budget.close()
         return result.loaded
 

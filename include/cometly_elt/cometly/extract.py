@@ -111,31 +111,15 @@ class Query:
         }
 
 
-def extract_window(
-    conn: psycopg.Connection,
-    hook: CometlyHook,
-    *,
-    workspace_id: str,
-    settings_version: int,
-    model: str,
-    window_days: int,
-    event_names: list[str],
-    timezone: str,
-    utc_start: datetime,
-    utc_end: datetime,
-    method: str = "auto",
-    per_page: int = catalog.MAX_PER_PAGE,
-) -> ExtractResult:
-    """Extract and load the events of [utc_start, utc_end), whatever the ledger says (a forced re-read)."""
+def window_jobs(event_names: list[str], utc_start: datetime, utc_end: datetime) -> list[FetchJob]:
+    """`fill`'s jobs for the events of [utc_start, utc_end), whatever the ledger says (a forced re-read)."""
     if utc_start.tzinfo is None or utc_end.tzinfo is None:
         raise ValueError("utc_start and utc_end must be timezone-aware")
     try:
         groups = catalog.request_groups(event_names)
     except ValueError as err:
         raise UserError(f"cannot extract from Cometly: {err}") from None
-    jobs = [FetchJob(tuple(group), utc_start, utc_end) for group in groups] if utc_start < utc_end else []
-    return fill(conn, hook, workspace_id=workspace_id, settings_version=settings_version, model=model,
-                window_days=window_days, timezone=timezone, jobs=jobs, method=method, per_page=per_page)
+    return [FetchJob(tuple(group), utc_start, utc_end) for group in groups] if utc_start < utc_end else []
 
 
 def fill(
