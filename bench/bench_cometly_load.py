@@ -23,9 +23,6 @@ import json
 import math
 import multiprocessing
 import os
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -36,6 +33,7 @@ import psycopg
 import requests
 
 from bench_db import bench_database
+from bench_fake import FakeProcess
 from cometly_elt.cometly import catalog
 from cometly_elt.cometly.extract import COLUMNS, fill, window_jobs
 from cometly_elt.cometly.rate_budget import RateBudget
@@ -52,36 +50,10 @@ MODEL, WINDOW_DAYS = "first_touch", 0
 
 # ---------------------------------------------------------------- set-up
 
-class Fake:
-    """`cometly-elt fake serve --generate ...` on a free port."""
-
-    def __init__(self, spec: str, *args: str):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cometly_url = f"{self.url}/public-api/v1"
-        self.proc = subprocess.Popen(
-            ["cometly-elt", "fake", "serve", "--generate", spec, "--port", str(self.port), *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 600  # generating a big world takes a while
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"the fake exited with {self.proc.returncode}")
-            try:
-                requests.get(f"{self.url}/_fake/health", timeout=1).raise_for_status()
-                return
-            except requests.RequestException:
-                time.sleep(0.5)
-        sys.exit("the fake did not start within 10 minutes")
-
-    def calls(self) -> list[dict]:
-        return requests.get(f"{self.url}/_fake/calls", timeout=60).json()["calls"]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
+def start_fake(spec: str, *args: str) -> FakeProcess:
+    """`cometly-elt fake serve --generate SPEC` (generating a big world takes a while)."""
+    return FakeProcess(["cometly-elt", "fake", "serve", "--generate", spec, "--port", "{port}", *args],
+                       start_timeout=600)
 
 
 def world(days: int, events_per_day: int) -> str:
@@ -137,7 +109,7 @@ class _Skim(msgspec.Struct):
     next_cursor: str | None = None
 
 
-def fetch_only(fake: Fake, windows, events: list[str]) -> int:
+def fetch_only(fake: FakeProcess, windows, events: list[str]) -> int:
     """The same pages, rows left undecoded: how fast the fake serves, a bound for every way."""
     session = cometly_session()
 
@@ -154,7 +126,7 @@ def as_row(workspace: str, e: dict) -> tuple:
             e["adset_id"], e["adset_name"], e["ad_id"], e["ad_name"])
 
 
-def ceiling(conn, fake: Fake, windows, events: list[str]) -> int:
+def ceiling(conn, fake: FakeProcess, windows, events: list[str]) -> int:
     session = cometly_session()
 
     def get(params):
@@ -174,7 +146,7 @@ def ceiling(conn, fake: Fake, windows, events: list[str]) -> int:
     return loaded
 
 
-def naive(fake: Fake, db_url: str, windows, events: list[str]) -> int:
+def naive(fake: FakeProcess, db_url: str, windows, events: list[str]) -> int:
     from airflow.providers.http.hooks.http import HttpHook
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
@@ -218,7 +190,7 @@ def timed(fn) -> Timed:
 def part_1(db_url: str, days: int, events_per_day: int, rounds: int) -> dict:
     """Each local day goes through the four ways in turn, so that all of them see the same load on a
     shared machine; each way's figure is its total over every day and round."""
-    fake = Fake(world(days, events_per_day), "--no-rate-limits")
+    fake = start_fake(world(days, events_per_day), "--no-rate-limits")
     try:
         events = sorted(CometlyHook.for_key(fake.cometly_url, KEY).discover_events(TZ, days=3650))
         totals = {name: Timed(0, 0.0) for name in ("ours", "ceiling", "naive", "fetch")}
@@ -261,12 +233,12 @@ def _list_in_a_process(db_url, cometly_url, windows, events, start_together, res
 
 
 def part_2(db_url: str, days: int, events_per_day: int, export_days: int) -> dict:
-    fake = Fake(world(max(days, export_days), events_per_day), "--clock-speed", str(SPEED))
+    fake = start_fake(world(max(days, export_days), events_per_day), "--clock-speed", str(SPEED))
     try:
         events = sorted(CometlyHook.for_key(fake.cometly_url, KEY).discover_events(TZ, days=3650))
         windows = local_days(START, days)
         halves = [windows[: days // 2], windows[days // 2:]]
-        requests.delete(f"{fake.url}/_fake/calls", timeout=10)
+        fake.forget_calls()
         spawn = multiprocessing.get_context("spawn")
         start_together, results = spawn.Barrier(2), spawn.Queue()
         processes = [spawn.Process(target=_list_in_a_process,
@@ -286,7 +258,7 @@ def part_2(db_url: str, days: int, events_per_day: int, export_days: int) -> dic
             "fake_minutes": span / 60, "min_fake_minutes": math.ceil(needed / 7) - 1,
         }
 
-        requests.delete(f"{fake.url}/_fake/calls", timeout=10)
+        fake.forget_calls()
         with psycopg.connect(db_url, autocommit=True) as conn:
             hook = CometlyHook.for_key(fake.cometly_url, KEY, budget=RateBudget(db_url, "limited", minute=60 / SPEED))
             window = (local_days(START, 1)[0][0], local_days(START, export_days)[-1][1])

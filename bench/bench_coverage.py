@@ -26,8 +26,6 @@ import argparse
 import json
 import math
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +35,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
-import requests
 
 from bench_db import bench_database
+from bench_fake import FakeProcess
 from results_file import write_section
 
 SCALE = """\
@@ -112,37 +110,11 @@ def world(first_day: date, days: int, purchases: int) -> tuple[dict, list[int], 
     return scenario, per_day, leads
 
 
-class Fake:
-    def __init__(self, scenario: Path, speed: float, page: int):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cometly_url = f"{self.url}/public-api/v1"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVE, str(scenario), str(self.port), str(speed), str(page)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.url}/_fake/health", timeout=1).raise_for_status()
-                return
-            except requests.RequestException:
-                time.sleep(0.3)
-        sys.exit("the fake did not start within 5 minutes")
-
-    def calls(self) -> list[dict]:
-        return [c for c in requests.get(f"{self.url}/_fake/calls", timeout=60).json()["calls"] if c["api"] == "cometly"]
-
-    def forget_calls(self) -> None:
-        requests.delete(f"{self.url}/_fake/calls", timeout=10).raise_for_status()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
+def start_fake(scenario: Path, speed: float, page: int) -> FakeProcess:
+    return FakeProcess([sys.executable, "-c", _SERVE, str(scenario), "{port}", str(speed), str(page)])
 
 
-def register(db_url: str, fake: Fake, workspace: str, first_day: date, fetch: str) -> None:
+def register(db_url: str, fake: FakeProcess, workspace: str, first_day: date, fetch: str) -> None:
     """The workspace as `workspace add`, `cometly connect|configure|select purchase` leave it; its key as an
     Airflow connection in the environment (no write to Airflow's metadata database)."""
     from cometly_elt import control
@@ -248,7 +220,7 @@ def run_volume(name: str, real_per_day: int | None, args, db_url: str, work: Pat
     slug = list(VOLUMES).index(name)
     path = work / f"world-{slug}.json"
     path.write_text(json.dumps(scenario))
-    fake = Fake(path, args.clock_speed, page)
+    fake = start_fake(path, args.clock_speed, page)
     os.environ["COMETLY_API_MINUTE_SECONDS"] = str(60 / args.clock_speed)
     runs = []
     try:
@@ -263,7 +235,7 @@ def run_volume(name: str, real_per_day: int | None, args, db_url: str, work: Pat
                 fake.forget_calls()
                 started = time.monotonic()
                 step(workspace, datetime.now(timezone.utc))
-                run = Run(name, path_name, way, fake.calls(), minimum(counts[path_name] + [0], page),
+                run = Run(name, path_name, way, fake.calls("cometly"), minimum(counts[path_name] + [0], page),
                           time.monotonic() - started)
                 print(run.row(), flush=True)
                 runs.append(run)

@@ -22,10 +22,10 @@ import time
 from datetime import date, timedelta
 
 import psycopg
-import requests
 
-from bench_cometly_load import KEY, START, TZ, Fake, local_days, world
+from bench_cometly_load import KEY, START, TZ, local_days, start_fake, world
 from bench_db import bench_database
+from bench_fake import FakeProcess
 from cometly_elt.cometly import catalog
 from cometly_elt.cometly.extract import fill, window_jobs
 from cometly_elt.cometly.rate_budget import DOCUMENTED_LIMITS, RateBudget
@@ -38,14 +38,14 @@ SPEED = 600.0
 MODEL, WINDOW_DAYS = "first_touch", 0
 
 
-def _hook(fake: Fake, db_url: str, space: str) -> CometlyHook:
+def _hook(fake: FakeProcess, db_url: str, space: str) -> CometlyHook:
     return CometlyHook.for_key(fake.cometly_url, KEY, budget=RateBudget(db_url, space, minute=60 / SPEED))
 
 
-def ours(fake: Fake, db_url: str, days: int) -> dict:
+def ours(fake: FakeProcess, db_url: str, days: int) -> dict:
     settings = Settings(timezone=TZ, version=1, model=MODEL, window_days=WINDOW_DAYS, loaded_version=1,
                         loaded_model=MODEL, loaded_window_days=WINDOW_DAYS, rebuild_pending=False, selected=[])
-    requests.delete(f"{fake.url}/_fake/calls", timeout=10)
+    fake.forget_calls()
     hook = _hook(fake, db_url, "ours")
     started = time.monotonic()
     try:
@@ -58,8 +58,8 @@ def ours(fake: Fake, db_url: str, days: int) -> dict:
             "429": sum(c["status"] == 429 for c in log), "seconds": time.monotonic() - started}
 
 
-def baseline(fake: Fake, db_url: str, days: int) -> dict:
-    requests.delete(f"{fake.url}/_fake/calls", timeout=10)
+def baseline(fake: FakeProcess, db_url: str, days: int) -> dict:
+    fake.forget_calls()
     events = sorted(CometlyHook.for_key(fake.cometly_url, KEY).discover_events(TZ, days=3650))
     window = (local_days(START, 1)[0][0], local_days(START, days)[-1][1])
     hook = _hook(fake, db_url, "baseline")
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the section into bench/RESULTS.md")
     args = parser.parse_args()
     db_url = bench_database("cometly_bench_reconcile")
-    fake = Fake(world(args.days, args.events_per_day), "--clock-speed", str(SPEED))
+    fake = start_fake(world(args.days, args.events_per_day), "--clock-speed", str(SPEED))
     try:
         a = ours(fake, db_url, args.days)
         b = baseline(fake, db_url, args.days)
