@@ -13,13 +13,12 @@ from cometly_elt.control.sync_state import sync_state
 from cometly_elt.vocabulary import PLAN_SYNC_HOURS, window_label
 
 
-def _days_loaded(conn: psycopg.Connection, settings: dict, version: int, until: datetime) -> dict:
-    """{loaded_days, total_days} of a version's history for all selected events together."""
+def _event_days(conn: psycopg.Connection, settings: dict, version: int, until: datetime) -> dict:
+    """{event: (loaded, total)} local days of a version's history up to `until`, for each selected event."""
     workspace = settings["workspace"]
-    days = day_progress(conn, workspace["workspace_id"], version,
+    return day_progress(conn, workspace["workspace_id"], version,
                         [e["event_name"] for e in settings["selected_events"]],
-                        workspace["history_start"], workspace["timezone"], until).values()
-    return {"done_days": min(d for d, _ in days), "total_days": max(t for _, t in days)}
+                        workspace["history_start"], workspace["timezone"], until)
 
 
 def _coverage(conn: psycopg.Connection, settings: dict, state: dict) -> list[dict] | None:
@@ -28,10 +27,7 @@ def _coverage(conn: psycopg.Connection, settings: dict, state: dict) -> list[dic
     workspace, active = settings["workspace"], settings["active_version"]
     if active is None or workspace["timezone"] is None or not settings["selected_events"]:
         return None
-    until = state.get("synced_through") or datetime.now(UTC)
-    days = day_progress(conn, workspace["workspace_id"], active["version"],
-                        [e["event_name"] for e in settings["selected_events"]],
-                        workspace["history_start"], workspace["timezone"], until)
+    days = _event_days(conn, settings, active["version"], state.get("synced_through") or datetime.now(UTC))
     return [{"event_name": e["event_name"], "label": e["label"], "loaded_days": days[e["event_name"]][0],
              "total_days": days[e["event_name"]][1]} for e in settings["selected_events"]]
 
@@ -51,8 +47,10 @@ def workspace_status(conn: psycopg.Connection, workspace_id: str) -> dict:
     coverage = _coverage(conn, settings, state)
     building = settings["building_version"]
     if building is not None and coverage is not None:
-        days = _days_loaded(conn, settings, building["version"], datetime.now(UTC))
-        progress["reprocess"] = {"version": building["version"], **days}
+        # the version being built, all selected events together
+        days = _event_days(conn, settings, building["version"], datetime.now(UTC)).values()
+        progress["reprocess"] = {"version": building["version"], "done_days": min(d for d, _ in days),
+                                 "total_days": max(t for _, t in days)}
     backfill = progress.get("result_backfill")
     if backfill and coverage is not None:
         loaded = {c["event_name"]: c for c in coverage}.get(backfill["event"])
